@@ -6,9 +6,13 @@ torch: torch is imported only when a model is built or run.
 
 from importlib.metadata import PackageNotFoundError, version
 
+from xsoilmoist import accessor as _accessor  # noqa: F401  (registers ds.ssm)
+from xsoilmoist.bands import StandardizeError, standardize
+from xsoilmoist.report import check
+
 try:
     __version__ = version("xsoilmoist")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
-__all__ = ["__version__"]
+__all__ = ["StandardizeError", "__version__", "check", "standardize"]

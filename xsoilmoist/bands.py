@@ -1,0 +1,491 @@
+"""Band standardization: canonical names, units, valid ranges and derived bands.
+
+:func:`standardize` turns a Dataset with product band names (``B04``,
+``SR_B4``, ``VV``, ``Lai_500m``, ``2t`` ...) and product units or integer
+codings into the canonical bands of :mod:`xsoilmoist.catalogue`, lazily on
+dask. The work is split in two: :func:`plan_standardization` reads names,
+dims, dtypes and attrs only (never data) and collects every problem;
+:func:`standardize` applies the plan. :func:`xsoilmoist.report.check` shows a
+plan without applying it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import xarray as xr
+
+from xsoilmoist.catalogue import (
+    BANDS,
+    PRODUCTS,
+    Band,
+    DigitalNumberCoding,
+    aliases_of,
+    lookup_alias,
+)
+from xsoilmoist.units import UnitError, check_convertible, convert
+
+__all__ = [
+    "BandSource",
+    "StandardizationPlan",
+    "StandardizeError",
+    "plan_standardization",
+    "spatial_dims",
+    "standardize",
+]
+
+_DN_SPELLINGS = {"dn", "digital_number", "digital number", "count", "counts"}
+# Attributes that describe the source coding; they no longer hold after standardizing.
+_CODING_ATTRS = {
+    "units",
+    "scale_factor",
+    "add_offset",
+    "_FillValue",
+    "missing_value",
+    "nodata",
+    "valid_range",
+    "valid_min",
+    "valid_max",
+    "BOA_ADD_OFFSET",
+    "BOA_QUANTIFICATION_VALUE",
+    "RADIO_ADD_OFFSET",
+    "long_name",
+}
+_FILL_ATTRS = ("_FillValue", "missing_value", "nodata")
+_S2_OFFSET_ATTRS = ("BOA_ADD_OFFSET", "RADIO_ADD_OFFSET")
+_S2_BASELINE_ATTRS = ("processing_baseline", "s2:processing_baseline", "PROCESSING_BASELINE")
+
+
+class StandardizeError(ValueError):
+    """The Dataset cannot be standardized; the message lists every problem and its fix."""
+
+
+@dataclass(frozen=True)
+class BandSource:
+    """How one input variable becomes one canonical band.
+
+    Attributes
+    ----------
+    source
+        Variable name in the input Dataset.
+    band
+        The canonical band it becomes.
+    source_units
+        ``attrs["units"]`` as found, or ``None`` when absent.
+    physical_units
+        Units of the values once decoded (before conversion to ``band.units``).
+    decoding
+        Human-readable description of the decoding and conversion applied.
+    coding
+        Integer coding applied (``None`` for physical values).
+    dn_offset
+        DN offset of the integer coding (Sentinel-2: from the processing baseline).
+    cf_packing
+        ``(scale_factor, add_offset)`` from the attrs, when not trivial.
+    """
+
+    source: str
+    band: Band
+    source_units: str | None
+    physical_units: str
+    decoding: str
+    coding: DigitalNumberCoding | None = None
+    dn_offset: float = 0.0
+    cf_packing: tuple[float, float] | None = None
+
+
+@dataclass
+class StandardizationPlan:
+    """What :func:`standardize` would do to a Dataset, found without reading data."""
+
+    sources: dict[str, BandSource] = field(default_factory=dict)
+    derivable: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    unrecognised: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    y_dim: str | None = None
+    x_dim: str | None = None
+
+    def raise_problems(self) -> None:
+        """Raise :class:`StandardizeError` listing every problem, if there are any."""
+        if self.problems:
+            listing = "\n".join(f"  - {p}" for p in self.problems)
+            raise StandardizeError(f"cannot standardize this Dataset:\n{listing}")
+
+
+def spatial_dims(ds: xr.Dataset | xr.DataArray) -> tuple[str, str]:
+    """The ``(y, x)`` dimension names of ``ds``, as rioxarray finds them.
+
+    Raises
+    ------
+    StandardizeError
+        If ``ds`` has no recognisable spatial dimensions.
+
+    Examples
+    --------
+    >>> da = xr.DataArray(np.zeros((2, 3)), dims=("y", "x"))
+    >>> spatial_dims(da)
+    ('y', 'x')
+    """
+    import rioxarray  # noqa: F401  (registers .rio)
+
+    try:
+        return ds.rio.y_dim, ds.rio.x_dim
+    except Exception as err:  # rioxarray raises MissingSpatialDimensionError
+        raise StandardizeError(
+            f"no spatial dimensions found (dims are {tuple(ds.dims)}); name them 'y' and 'x' "
+            "(or 'latitude'/'longitude'), or declare them with ds.rio.set_spatial_dims(x_dim=..., "
+            "y_dim=...)"
+        ) from err
+
+
+def _first_attr(attrs_list, keys):
+    for attrs in attrs_list:
+        for key in keys:
+            if key in attrs:
+                return key, attrs[key]
+    return None, None
+
+
+def _sentinel2_offset(
+    name: str, da: xr.DataArray, ds: xr.Dataset, processing_baseline: str | None
+) -> float:
+    """The Sentinel-2 DN offset (0 or -1000) from the attrs or the processing baseline."""
+    key, value = _first_attr((da.attrs, ds.attrs), _S2_OFFSET_ATTRS)
+    if key is not None:
+        return float(value)
+    baseline = processing_baseline
+    if baseline is None:
+        _, baseline = _first_attr((da.attrs, ds.attrs), _S2_BASELINE_ATTRS)
+    if baseline is None:
+        raise ValueError(
+            f"{name!r} holds Sentinel-2 digital numbers, whose offset depends on the processing "
+            "baseline (-1000 DN from baseline 04.00, January 2022, also for reprocessed older "
+            "scenes); pass processing_baseline='04.00' (or the scene's baseline), or set "
+            f"attrs['BOA_ADD_OFFSET'] on {name!r} (0 or -1000)"
+        )
+    try:
+        return -1000.0 if float(baseline) >= 4.0 else 0.0
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"processing baseline {baseline!r} for {name!r} is not a number like '04.00'"
+        ) from None
+
+
+def _cf_packing(da: xr.DataArray) -> tuple[float, float] | None:
+    scale = float(da.attrs.get("scale_factor", 1.0))
+    offset = float(da.attrs.get("add_offset", 0.0))
+    return None if (scale, offset) == (1.0, 0.0) else (scale, offset)
+
+
+def _plan_band(
+    name: str,
+    da: xr.DataArray,
+    band: Band,
+    product: str | None,
+    ds: xr.Dataset,
+    processing_baseline: str | None,
+) -> BandSource:
+    """Resolve units and coding of one recognised variable; raise ValueError on a problem."""
+    if not (np.issubdtype(da.dtype, np.integer) or np.issubdtype(da.dtype, np.floating)):
+        raise ValueError(
+            f"{name!r} has dtype {da.dtype}, not a real number type; convert it (e.g. "
+            f"ds[{name!r}].astype('float32'), or take the amplitude of complex SAR data)"
+        )
+    units = da.attrs.get("units")
+    units = None if units is None else str(units).strip()
+    coding = PRODUCTS.get(product) if product else None
+    packing = _cf_packing(da)
+    is_dn = units is not None and units.lower() in _DN_SPELLINGS
+    if packing is not None:
+        # CF packing says how to decode; the decoded values are in physical units.
+        physical = band.units if units is None or is_dn else units
+        decoding = f"CF packing x {packing[0]:g} + {packing[1]:g}"
+        source = BandSource(name, band, units, physical, decoding, cf_packing=packing)
+    elif is_dn or (units is None and coding is not None and np.issubdtype(da.dtype, np.integer)):
+        if coding is None:
+            raise ValueError(
+                f"{name!r} is in digital numbers but no product coding is known for that name; "
+                f"rename it to a product band name (e.g. {aliases_of(band.name)[:4]}) or convert "
+                "it to physical units and set attrs['units']"
+            )
+        offset = coding.offset
+        if coding.offset_from_baseline:
+            offset = _sentinel2_offset(name, da, ds, processing_baseline)
+        decoding = f"{coding.product} DN: (DN {offset:+g}) x {coding.scale:g}"
+        source = BandSource(name, band, units, band.units, decoding, coding, offset)
+    elif units is None:
+        if band.default_units is None:
+            raise ValueError(
+                f"{name!r} (band {band.name!r}) has no units attribute and its product does not "
+                f"settle them; set ds[{name!r}].attrs['units'] (expected {band.units!r} or "
+                "convertible to it, e.g. '1' for linear power)"
+            )
+        decoding = f"units assumed {band.default_units!r} (product convention)"
+        source = BandSource(name, band, None, band.default_units, decoding)
+    else:
+        source = BandSource(name, band, units, units, "")
+    try:
+        check_convertible(source.physical_units, band.units)
+    except UnitError as err:
+        raise ValueError(
+            f"{name!r}: {err}; band {band.name!r} needs units convertible to {band.units!r}"
+        ) from None
+    conversion = f"{source.physical_units} -> {band.units}"
+    decoding = f"{source.decoding}; {conversion}" if source.decoding else conversion
+    return BandSource(**{**source.__dict__, "decoding": decoding})
+
+
+def plan_standardization(
+    ds: xr.Dataset,
+    *,
+    rename: Mapping[str, str] | None = None,
+    processing_baseline: str | None = None,
+) -> StandardizationPlan:
+    """Find how :func:`standardize` would treat each variable, reading no data.
+
+    Parameters
+    ----------
+    ds
+        The raw Dataset.
+    rename
+        User mapping from variable name to canonical band name, taking
+        precedence over the built-in aliases.
+    processing_baseline
+        Sentinel-2 processing baseline (e.g. ``"04.00"``) for DN bands whose
+        attrs do not give their offset.
+
+    Returns
+    -------
+    StandardizationPlan
+        Recognised sources, derivable bands, unrecognised variables (kept as
+        they are) and every problem found.
+
+    Examples
+    --------
+    >>> ds = xr.Dataset({"VV": (("y", "x"), np.zeros((2, 2)), {"units": "dB"})},
+    ...                 coords={"y": [1.0, 0.0], "x": [0.0, 1.0]})
+    >>> plan = plan_standardization(ds)
+    >>> plan.sources["vv"].source, plan.problems
+    ('VV', [])
+    """
+    if not isinstance(ds, xr.Dataset):
+        raise TypeError(
+            f"expected an xarray.Dataset, got {type(ds).__name__}; wrap a DataArray with "
+            "da.to_dataset(name=...)"
+        )
+    plan = StandardizationPlan()
+    rename = dict(rename or {})
+    for source, target in rename.items():
+        if source not in ds.data_vars:
+            plan.problems.append(
+                f"rename names {source!r}, which is not a data variable of the Dataset "
+                f"(variables: {sorted(map(str, ds.data_vars))})"
+            )
+        if target not in BANDS:
+            plan.problems.append(
+                f"rename maps {source!r} to {target!r}, which is not a canonical band; "
+                f"choose one of {sorted(BANDS)}"
+            )
+    try:
+        plan.y_dim, plan.x_dim = spatial_dims(ds)
+    except StandardizeError as err:
+        plan.problems.append(str(err))
+
+    claims: dict[str, list[tuple[str, str | None]]] = {}
+    for name in ds.data_vars:
+        name = str(name)
+        if name in rename and rename[name] in BANDS:
+            claims.setdefault(rename[name], []).append((name, None))
+        elif (hit := lookup_alias(name)) is not None and name not in rename:
+            claims.setdefault(hit[0], []).append((name, hit[1]))
+        else:
+            plan.unrecognised.append(name)
+
+    for canonical, claimants in claims.items():
+        if len(claimants) > 1:
+            names = [n for n, _ in claimants]
+            plan.problems.append(
+                f"{names} all claim band {canonical!r}; drop all but one, or map the others "
+                "elsewhere with rename={...}"
+            )
+            continue
+        name, product = claimants[0]
+        da = ds[name]
+        band = BANDS[canonical]
+        if plan.y_dim is not None and not _on_grid(name, da, plan, ds):
+            continue
+        try:
+            plan.sources[canonical] = _plan_band(name, da, band, product, ds, processing_baseline)
+        except ValueError as err:
+            plan.problems.append(str(err))
+
+    present = set(plan.sources)
+    if "elevation" in present and "slope" not in present:
+        plan.derivable["slope"] = ("elevation",)
+    if {"red", "nir"} <= present and "ndvi" not in present:
+        plan.derivable["ndvi"] = ("nir", "red")
+    if {"vv", "vh"} <= present and "vh_vv" not in present:
+        plan.derivable["vh_vv"] = ("vh", "vv")
+    return plan
+
+
+def _on_grid(name: str, da: xr.DataArray, plan: StandardizationPlan, ds: xr.Dataset) -> bool:
+    grid = (plan.y_dim, plan.x_dim)
+    if tuple(da.dims[-2:]) != grid:
+        plan.problems.append(
+            f"{name!r} has dims {da.dims}, not on the Dataset's grid {grid}; resample it onto "
+            f"the common grid first, e.g. ds[{name!r}] = other.rio.reproject_match(reference) "
+            "(rioxarray), with bilinear resampling for continuous bands"
+        )
+        return False
+    extra = [d for d in da.dims[:-2] if d != "time"]
+    if extra:
+        hint = f".squeeze({extra[0]!r}, drop=True)" if ds.sizes[extra[0]] == 1 else ".sel(...)"
+        plan.problems.append(
+            f"{name!r} has dims {da.dims}; xsoilmoist expects (time, y, x) or (y, x): remove "
+            f"{extra} first, e.g. ds[{name!r}]{hint}"
+        )
+        return False
+    return True
+
+
+def _fill_mask(da: xr.DataArray, source: BandSource) -> xr.DataArray | None:
+    """Boolean DataArray, True where the raw value is a fill value (``None``: no fill)."""
+    masks = []
+    for key in _FILL_ATTRS:
+        value = da.attrs.get(key)
+        if value is not None and np.isfinite(float(value)):
+            masks.append(da == value)
+    if source.coding is not None and source.coding.fill is not None:
+        low, high = source.coding.fill
+        masks.append((da >= low) & (da <= high))
+    if not masks:
+        return None
+    out = masks[0]
+    for mask in masks[1:]:
+        out = out | mask
+    return out
+
+
+def _apply_source(da: xr.DataArray, source: BandSource) -> xr.DataArray:
+    band = source.band
+    fill = _fill_mask(da, source)
+    # Decode in float64 (exact for 16-bit DN), round once to float32 in convert().
+    values = da.astype(np.float64) if source.cf_packing or source.coding else da
+    if fill is not None:
+        values = values.where(~fill)
+    if source.cf_packing is not None:
+        scale, offset = source.cf_packing
+        values = values * scale + offset
+    elif source.coding is not None:
+        values = (values + source.dn_offset) * source.coding.scale
+    values = convert(values, source.physical_units, band.units)
+    low, high = band.valid_range
+    values = values.where((values >= low) & (values <= high))
+    return _with_band_attrs(values, da.attrs, band, source.source, source.source_units, source)
+
+
+def _with_band_attrs(values, original_attrs, band, source_name, source_units, source=None):
+    attrs = {k: v for k, v in original_attrs.items() if k not in _CODING_ATTRS}
+    attrs.update(units=band.units, long_name=band.long_name, source_variable=source_name)
+    if source_units is not None:
+        attrs["source_units"] = source_units
+    if source is not None:
+        attrs["standardization"] = source.decoding
+    values.attrs = attrs
+    values.encoding = {}
+    return values.rename(band.name)
+
+
+def _derive(name: str, out: dict[str, xr.DataArray]) -> xr.DataArray:
+    band = BANDS[name]
+    if name == "slope":
+        from xsoilmoist.terrain import slope
+
+        values = slope(out["elevation"]).astype(np.float32)
+        inputs = "elevation (Horn's method)"
+    elif name == "ndvi":
+        nir, red = out["nir"], out["red"]
+        total = nir + red
+        values = ((nir - red) / total.where(total > 0)).astype(np.float32)
+        inputs = "(nir - red) / (nir + red)"
+    else:  # vh_vv
+        values = (out["vh"] - out["vv"]).astype(np.float32)
+        inputs = "vh - vv"
+    values = values.where((values >= band.valid_range[0]) & (values <= band.valid_range[1]))
+    values.attrs = {"units": band.units, "long_name": band.long_name, "derived_from": inputs}
+    values.encoding = {}
+    return values.rename(name)
+
+
+def standardize(
+    ds: xr.Dataset,
+    *,
+    rename: Mapping[str, str] | None = None,
+    derive: bool = True,
+    processing_baseline: str | None = None,
+) -> xr.Dataset:
+    """Canonical band names, units and valid ranges, plus derived bands; lazy on dask.
+
+    Recognises the names real products use (Sentinel-1 ``VV``/``sigma0_vv``,
+    Sentinel-2 ``B02``..``B12``/``B8A``, Landsat collection-2 ``SR_B2``..``SR_B7``,
+    MODIS ``Lai_500m``/``Fpar_500m``, ERA5 ``t2m``/``2t``/``tp``, DEM ``dem``/
+    ``elevation``/``height``) and converts through one pint registry: linear
+    power to dB, K to degC, m to mm, digital numbers to reflectance (with the
+    Sentinel-2 processing-baseline offset). Fill values and values outside a
+    band's valid range become NaN. ``slope`` (from ``elevation``), ``ndvi`` and
+    ``vh_vv`` are derived when absent. Unrecognised variables, every
+    coordinate, the CRS and the Dataset attrs are kept; the input is not
+    modified.
+
+    Parameters
+    ----------
+    ds
+        Raw Dataset with bands on one ``(y, x)`` grid, optionally with ``time``.
+    rename
+        Mapping from variable name to canonical band name, for names the
+        catalogue does not know (e.g. ``{"my_vv": "vv"}``).
+    derive
+        Derive ``slope``, ``ndvi`` and ``vh_vv`` when their inputs are present.
+    processing_baseline
+        Sentinel-2 processing baseline for DN bands whose attrs do not say
+        their offset (``BOA_ADD_OFFSET``) or baseline (``processing_baseline``).
+
+    Returns
+    -------
+    xarray.Dataset
+        Canonical float32 bands with ``units``, ``long_name`` and provenance
+        attrs (``source_variable``, ``source_units``, ``standardization``).
+
+    Raises
+    ------
+    StandardizeError
+        Listing every problem found (unknown or missing units, two variables
+        claiming one band, variables on another grid, non-numeric data ...)
+        and how to fix each, before anything is computed.
+
+    Examples
+    --------
+    >>> ds = xr.Dataset(
+    ...     {"B04": (("y", "x"), np.array([[1000, 2000]], dtype="uint16"), {"units": "DN"}),
+    ...      "2t": (("y", "x"), np.array([[293.15, 273.15]]), {"units": "K"})},
+    ...     coords={"y": [0.0], "x": [0.0, 10.0]})
+    >>> out = standardize(ds, processing_baseline="04.00")
+    >>> out["red"].values.tolist(), out["t2m"].attrs["units"]
+    ([[0.0, 0.10000000149011612]], 'degC')
+    """
+    plan = plan_standardization(ds, rename=rename, processing_baseline=processing_baseline)
+    plan.raise_problems()
+    out: dict[str, xr.DataArray] = {
+        name: _apply_source(ds[source.source], source) for name, source in plan.sources.items()
+    }
+    if derive:
+        for name in plan.derivable:
+            out[name] = _derive(name, out)
+    ordered = {name: out[name] for name in BANDS if name in out}
+    others = {name: ds[name] for name in plan.unrecognised}
+    result = xr.Dataset({**ordered, **others}, coords=ds.coords, attrs=dict(ds.attrs))
+    result.encoding = dict(ds.encoding)
+    return result
