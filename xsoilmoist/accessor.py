@@ -55,5 +55,8 @@ class SSMAccessor:
         )
 
     def encode_time(self) -> xr.Dataset:
-        """Cyclic day-of-year encoding per time step; see :func:`xsoilmoist.encoding.encode_time`."""
+        """Cyclic day-of-year encoding per time step.
+
+        See :func:`xsoilmoist.encoding.encode_time`.
+        """
         return encoding.encode_time(self._ds)

@@ -74,7 +74,7 @@ BANDS: dict[str, Band] = {
         Band("re3", "optical", "1", _REFLECTANCE, "red-edge 3 reflectance (783 nm)"),
         Band("nir", "optical", "1", _REFLECTANCE, "near-infrared reflectance (842 nm)"),
         Band("nir08", "optical", "1", _REFLECTANCE, "narrow near-infrared reflectance (865 nm)"),
-        Band("water_vapour", "optical", "1", _REFLECTANCE, "water-vapour band reflectance (945 nm)"),
+        Band("water_vapour", "optical", "1", _REFLECTANCE, "water-vapour reflectance (945 nm)"),
         Band("cirrus", "optical", "1", _REFLECTANCE, "cirrus band reflectance (1375 nm)"),
         Band("swir1", "optical", "1", _REFLECTANCE, "shortwave-infrared 1 reflectance (1610 nm)"),
         Band("swir2", "optical", "1", _REFLECTANCE, "shortwave-infrared 2 reflectance (2190 nm)"),
@@ -120,7 +120,9 @@ class DigitalNumberCoding:
 PRODUCTS: dict[str, DigitalNumberCoding] = {
     "sentinel-2": DigitalNumberCoding("sentinel-2", 1e-4, fill=(0, 0), offset_from_baseline=True),
     # Collection-2 level-2 surface reflectance: DN * 2.75e-5 - 0.2 = (DN - 7272.727...) * 2.75e-5
-    "landsat-c2l2": DigitalNumberCoding("landsat-c2l2", 2.75e-5, offset=-0.2 / 2.75e-5, fill=(0, 0)),
+    "landsat-c2l2": DigitalNumberCoding(
+        "landsat-c2l2", 2.75e-5, offset=-0.2 / 2.75e-5, fill=(0, 0)
+    ),
     "modis-lai": DigitalNumberCoding("modis-lai", 0.1, fill=(248, 255)),
     "modis-fpar": DigitalNumberCoding("modis-fpar", 0.01, fill=(248, 255)),
 }

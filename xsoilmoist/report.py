@@ -126,9 +126,7 @@ def check(
     modalities = {}
     for modality, names in MODALITY_BANDS.items():
         count = len(available.intersection(names))
-        modalities[modality] = (
-            "found" if count == len(names) else "partial" if count else "missing"
-        )
+        modalities[modality] = "found" if count == len(names) else "partial" if count else "missing"
     fractions: dict[str, float] = {}
     if valid_fraction and not plan.problems:
         from xsoilmoist.bands import standardize
