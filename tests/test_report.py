@@ -19,8 +19,9 @@ def test_report_lists_found_derived_and_missing_modalities():
     }
     text = repr(report)
     assert "OK" in text.splitlines()[0]
-    assert "slope     derived  elevation" in text
-    assert "vv        found    VV 1 -> dB" in text
+    assert "slope     derived  Horn's slope of elevation in degree" in text
+    assert "vv        found    VV from 1 -> dB" in text
+    assert "t2m       found    2t from K -> degC" in text
     assert "sentinel-2 DN: (DN -1000) x 0.0001" in text
     assert "kept as they are (not bands): scl" in text
     assert "hh        missing" in text

@@ -25,9 +25,10 @@ from xsoilmoist.catalogue import (
     aliases_of,
     lookup_alias,
 )
-from xsoilmoist.units import UnitError, check_convertible, convert
+from xsoilmoist.units import UnitError, check_convertible, convert, same_units
 
 __all__ = [
+    "DERIVATIONS",
     "BandSource",
     "StandardizationPlan",
     "StandardizeError",
@@ -56,6 +57,14 @@ _CODING_ATTRS = {
 _FILL_ATTRS = ("_FillValue", "missing_value", "nodata")
 _S2_OFFSET_ATTRS = ("BOA_ADD_OFFSET", "RADIO_ADD_OFFSET")
 _S2_BASELINE_ATTRS = ("processing_baseline", "s2:processing_baseline", "PROCESSING_BASELINE")
+
+
+#: Bands derived when absent: name -> (inputs, formula).
+DERIVATIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    "slope": (("elevation",), "Horn's slope of elevation"),
+    "ndvi": (("nir", "red"), "(nir - red) / (nir + red)"),
+    "vh_vv": (("vh", "vv"), "vh - vv"),
+}
 
 
 class StandardizeError(ValueError):
@@ -101,7 +110,7 @@ class StandardizationPlan:
     """What :func:`standardize` would do to a Dataset, found without reading data."""
 
     sources: dict[str, BandSource] = field(default_factory=dict)
-    derivable: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    derivable: dict[str, str] = field(default_factory=dict)
     unrecognised: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     y_dim: str | None = None
@@ -232,8 +241,11 @@ def _plan_band(
         raise ValueError(
             f"{name!r}: {err}; band {band.name!r} needs units convertible to {band.units!r}"
         ) from None
-    conversion = f"{source.physical_units} -> {band.units}"
-    decoding = f"{source.decoding}; {conversion}" if source.decoding else conversion
+    conversion = "" if same_units(source.physical_units, band.units) else f"-> {band.units}"
+    if not source.decoding:
+        decoding = f"from {units} {conversion}" if conversion else f"in {units}"
+    else:
+        decoding = " ".join(part for part in (source.decoding, conversion) if part)
     return BandSource(**{**source.__dict__, "decoding": decoding})
 
 
@@ -322,12 +334,9 @@ def plan_standardization(
             plan.problems.append(str(err))
 
     present = set(plan.sources)
-    if "elevation" in present and "slope" not in present:
-        plan.derivable["slope"] = ("elevation",)
-    if {"red", "nir"} <= present and "ndvi" not in present:
-        plan.derivable["ndvi"] = ("nir", "red")
-    if {"vv", "vh"} <= present and "vh_vv" not in present:
-        plan.derivable["vh_vv"] = ("vh", "vv")
+    for name, (inputs, formula) in DERIVATIONS.items():
+        if set(inputs) <= present and name not in present:
+            plan.derivable[name] = formula
     return plan
 
 
@@ -405,17 +414,15 @@ def _derive(name: str, out: dict[str, xr.DataArray]) -> xr.DataArray:
         from xsoilmoist.terrain import slope
 
         values = slope(out["elevation"]).astype(np.float32)
-        inputs = "elevation (Horn's method)"
     elif name == "ndvi":
         nir, red = out["nir"], out["red"]
         total = nir + red
         values = ((nir - red) / total.where(total > 0)).astype(np.float32)
-        inputs = "(nir - red) / (nir + red)"
     else:  # vh_vv
         values = (out["vh"] - out["vv"]).astype(np.float32)
-        inputs = "vh - vv"
     values = values.where((values >= band.valid_range[0]) & (values <= band.valid_range[1]))
-    values.attrs = {"units": band.units, "long_name": band.long_name, "derived_from": inputs}
+    formula = DERIVATIONS[name][1]
+    values.attrs = {"units": band.units, "long_name": band.long_name, "derived_from": formula}
     values.encoding = {}
     return values.rename(name)
 

@@ -54,18 +54,26 @@ def open_scene(path: str | Path, *, chunks: dict | str | None = "auto") -> xr.Da
         raise FileNotFoundError(f"scene {str(path)!r} does not exist")
     suffix = path.suffix.lower()
     if suffix == ".zarr" or (path / ".zgroup").exists() or (path / "zarr.json").exists():
-        return xr.open_zarr(path, chunks=chunks)
+        return xr.open_zarr(path, chunks=chunks, decode_coords="all")
     if suffix in {".nc", ".nc4", ".netcdf"}:
-        return xr.open_dataset(path, chunks=chunks)
+        return xr.open_dataset(path, chunks=chunks, decode_coords="all")
     if suffix in _GEOTIFF_SUFFIXES:
         return _open_geotiff(path, chunks)
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in _GEOTIFF_SUFFIXES)
         if files:
-            return xr.merge(
-                [_open_geotiff(f, chunks) for f in files],
-                combine_attrs="drop_conflicts",
-            )
+            try:
+                return xr.merge(
+                    [_open_geotiff(f, chunks) for f in files],
+                    join="exact",
+                    compat="no_conflicts",
+                    combine_attrs="drop_conflicts",
+                )
+            except ValueError as err:
+                raise ValueError(
+                    f"the GeoTIFFs in {str(path)!r} are not all on one grid ({err}); resample "
+                    "them onto one grid first, e.g. with rio.reproject_match"
+                ) from err
     raise ValueError(
         f"cannot open {str(path)!r}: expected a .zarr store, a .nc file, a GeoTIFF/VRT or a "
         "folder of GeoTIFFs"

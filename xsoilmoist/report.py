@@ -50,9 +50,8 @@ class CheckReport:
                     status, source = "found", src.source
                     units = src.decoding
                 elif name in self.plan.derivable:
-                    status = "derived"
-                    source = " + ".join(self.plan.derivable[name])
-                    units = BANDS[name].units
+                    status, source = "derived", self.plan.derivable[name]
+                    units = f"in {BANDS[name].units}"
                 fraction = self.valid_fraction.get(name)
                 valid = "" if fraction is None else f"{fraction:.1%}"
                 rows.append((modality, name, status, f"{source} {units}".strip(), valid))
