@@ -39,7 +39,7 @@ def test_open_scene_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         open_scene(tmp_path / "nope.zarr")
     (tmp_path / "notes.txt").write_text("hi")
-    with pytest.raises(ValueError, match="expected a .zarr store"):
+    with pytest.raises(ValueError, match=r"expected a \.zarr store"):
         open_scene(tmp_path / "notes.txt")
 
 
