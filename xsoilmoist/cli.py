@@ -29,6 +29,23 @@ def _check(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _models(args: argparse.Namespace) -> int:
+    from xsoilmoist.weights import describe_models
+
+    rows = describe_models()
+    if not rows:
+        print("no models available: none is bundled with this version and the registry lists none")
+        return 0
+    print(f"{'name':<16}{'size':>10}  {'config':<10}{'cached':<9}{'modalities':<30}metrics")
+    for row in rows:
+        metrics = ", ".join(f"{k}={v}" for k, v in row["metrics"].items())
+        print(
+            f"{row['name']:<16}{row['size'] / 1e6:>8.1f}MB  {row['config']:<10}"
+            f"{row['cached']:<9}{','.join(row['modalities']):<30}{metrics}"
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``xsoilmoist`` command."""
     parser = argparse.ArgumentParser(
@@ -46,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--valid-fraction", action="store_true", help="also compute valid pixels per band"
     )
     chk.set_defaults(func=_check)
+    models = sub.add_parser("models", help="list the bundled and registered models")
+    models.set_defaults(func=_models)
     return parser
 
 

@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 import numpy as np
 import pooch
 import rioxarray
 import xarray as xr
 from rasterio.enums import Resampling
+
+from xsoilmoist.downloads import downloader_for
 
 __all__ = [
     "BASE_URL_ENV",
@@ -49,25 +49,6 @@ CACHE_DIR_ENV = "XSOILMOIST_DATA_DIR"
 DEFAULT_BASE_URL = "https://github.com/xsoilmoist/xsoilmoist-data/raw/v1/"
 
 _REGISTRY_FILE = Path(__file__).parent / "registry" / "sample_data.txt"
-
-
-def _copy_from_file_url(url: str, output_file, pooch_obj) -> None:
-    """Pooch downloader for ``file://`` URLs: copy the local file."""
-    source = Path(unquote(urlparse(url).path))
-    if not source.is_file():
-        raise FileNotFoundError(
-            f"sample file {source} not found (base URL from ${BASE_URL_ENV} or the default); "
-            f"point ${BASE_URL_ENV} at the folder that holds the sample data"
-        )
-    if isinstance(output_file, (str, os.PathLike)):
-        shutil.copyfile(source, output_file)
-    else:
-        with open(source, "rb") as src:
-            shutil.copyfileobj(src, output_file)
-
-
-def _downloader_for(url: str):
-    return _copy_from_file_url if url.startswith("file://") else None
 
 
 def sample_data_registry() -> pooch.Pooch:
@@ -133,7 +114,7 @@ def fetch(name: str, processor=None) -> Path:
     if name not in registry.registry:
         raise KeyError(f"{name!r} is not a sample file; choose one of {available()}")
     url = registry.get_url(name)
-    result = registry.fetch(name, processor=processor, downloader=_downloader_for(url))
+    result = registry.fetch(name, processor=processor, downloader=downloader_for(url))
     return Path(result) if isinstance(result, (str, os.PathLike)) else result
 
 
