@@ -413,7 +413,13 @@ def _derive(name: str, out: dict[str, xr.DataArray]) -> xr.DataArray:
     if name == "slope":
         from xsoilmoist.terrain import slope
 
-        values = slope(out["elevation"]).astype(np.float32)
+        try:
+            values = slope(out["elevation"]).astype(np.float32)
+        except ValueError as err:
+            raise StandardizeError(
+                f"cannot derive 'slope' from 'elevation' ({out['elevation'].attrs['source_variable']!r}): "
+                f"{err}. Fix the DEM as said, add a 'slope' band, or pass derive=False"
+            ) from None
     elif name == "ndvi":
         nir, red = out["nir"], out["red"]
         total = nir + red
