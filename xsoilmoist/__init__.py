@@ -8,11 +8,21 @@ from importlib.metadata import PackageNotFoundError, version
 
 from xsoilmoist import accessor as _accessor  # noqa: F401  (registers ds.ssm)
 from xsoilmoist.bands import StandardizeError, standardize
+from xsoilmoist.inference import predict
 from xsoilmoist.report import check
+from xsoilmoist.weights import available_models, load_model
 
 try:
     __version__ = version("xsoilmoist")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
-__all__ = ["StandardizeError", "__version__", "check", "standardize"]
+__all__ = [
+    "StandardizeError",
+    "__version__",
+    "available_models",
+    "check",
+    "load_model",
+    "predict",
+    "standardize",
+]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 import xarray as xr
 
-from xsoilmoist import bands, encoding, report
+from xsoilmoist import bands, encoding, inference, report
 
 __all__ = ["SSMAccessor"]
 
@@ -60,3 +62,26 @@ class SSMAccessor:
         See :func:`xsoilmoist.encoding.encode_time`.
         """
         return encoding.encode_time(self._ds)
+
+    def predict(
+        self,
+        model: str | Path | Any = "default",
+        *,
+        tile: int | None = None,
+        overlap: int | None = None,
+        batch_size: int = 4,
+        progress: bool = False,
+        date=None,
+        rename: Mapping[str, str] | None = None,
+    ) -> xr.DataArray:
+        """Surface soil moisture for the scene; see :func:`xsoilmoist.predict`."""
+        return inference.predict(
+            self._ds,
+            model,
+            tile=tile,
+            overlap=overlap,
+            batch_size=batch_size,
+            progress=progress,
+            date=date,
+            rename=rename,
+        )

@@ -53,6 +53,7 @@ __all__ = [
     "describe_models",
     "file_sha256",
     "is_cached",
+    "load_card",
     "load_model",
     "model_registry",
     "save_model",
@@ -467,6 +468,42 @@ def describe_models() -> list[dict[str, Any]]:
     return rows
 
 
+def _model_files(name_or_path: str | Path) -> tuple[Path, Path]:
+    """The (weights, card) files of a bundled, registered or local model (fetched if needed)."""
+    text = str(name_or_path)
+    path = Path(text).expanduser()
+    if path.suffix in {".safetensors", ".json"} or path.parent != Path(".") or path.exists():
+        return _local_files(path)
+    bundled = _bundled_files(text)
+    if bundled is not None:
+        return bundled
+    registry = model_registry()
+    if text in registry:
+        return _fetch_registered(registry[text])
+    hint = (
+        " No trained default model ships with this version yet: train one with "
+        "xsoilmoist.training, or load a model file by path."
+        if text == DEFAULT_MODEL
+        else ""
+    )
+    raise ModelNotAvailableError(
+        f"no model named {text!r}; available: {available_models()} (or pass the path of a "
+        f".safetensors file).{hint}"
+    )
+
+
+def load_card(name_or_path: str | Path = DEFAULT_MODEL) -> ModelCard:
+    """The :class:`ModelCard` of a model, without loading its weights (or torch).
+
+    Examples
+    --------
+    >>> load_card("path/to/mymodel.safetensors").sha256  # doctest: +SKIP
+    '53e77f80...'
+    """
+    card_path = _model_files(name_or_path)[1]
+    return ModelCard.from_json(card_path.read_text(), source=str(card_path))
+
+
 def load_model(name_or_path: str | Path = DEFAULT_MODEL) -> SSMNet:
     """Load a model by name (bundled or registered) or from a local ``.safetensors`` file.
 
@@ -497,23 +534,4 @@ def load_model(name_or_path: str | Path = DEFAULT_MODEL) -> SSMNet:
     >>> model.card.bands[:2]  # doctest: +SKIP
     ['vv', 'vh']
     """
-    text = str(name_or_path)
-    path = Path(text).expanduser()
-    if path.suffix in {".safetensors", ".json"} or path.parent != Path(".") or path.exists():
-        return _build_from_files(*_local_files(path))
-    bundled = _bundled_files(text)
-    if bundled is not None:
-        return _build_from_files(*bundled)
-    registry = model_registry()
-    if text in registry:
-        return _build_from_files(*_fetch_registered(registry[text]))
-    hint = (
-        " No trained default model ships with this version yet: train one with "
-        "xsoilmoist.training, or load a model file by path."
-        if text == DEFAULT_MODEL
-        else ""
-    )
-    raise ModelNotAvailableError(
-        f"no model named {text!r}; available: {available_models()} (or pass the path of a "
-        f".safetensors file).{hint}"
-    )
+    return _build_from_files(*_model_files(name_or_path))

@@ -1,0 +1,257 @@
+import pickle
+import warnings
+
+import cloudpickle
+import numpy as np
+import pandas as pd
+import pytest
+import rioxarray  # noqa: F401
+import xarray as xr
+from helpers import raise_if_dask_computes
+
+torch = pytest.importorskip("torch")
+
+import xsoilmoist  # noqa: E402
+from xsoilmoist import inference  # noqa: E402
+from xsoilmoist.inference import predict  # noqa: E402
+from xsoilmoist.model import SSMNet, SSMNetConfig  # noqa: E402
+from xsoilmoist.weights import ModelCard, save_model  # noqa: E402
+
+TILE, OVERLAP = 64, 24
+
+
+@pytest.fixture(scope="session")
+def model_path(tmp_path_factory):
+    config = SSMNetConfig(name="tiny-test", depths=(1, 1, 1, 1), dims=(8, 16, 32, 64))
+    torch.manual_seed(0)
+    card = ModelCard(
+        name="tiny-test",
+        config={},
+        trained=False,
+        description="random weights for tests",
+        tile=TILE,
+        halo=8,
+        required_modalities=["sar_c"],
+    )
+    weights_path, _ = save_model(SSMNet(config), tmp_path_factory.mktemp("m") / "tiny", card)
+    return weights_path
+
+
+def scene(ny=70, nx=90, nt=2, seed=0, descending=True):
+    """A canonical-band scene on a UTM grid with smooth fields plus noise."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.meshgrid(np.arange(ny), np.arange(nx), indexing="ij")
+
+    def field(mean, amp, noise, t):
+        base = mean + amp * np.sin(yy / 13.0 + t) * np.cos(xx / 17.0 - t)
+        return (base + noise * rng.standard_normal((ny, nx))).astype("float32")
+
+    def stack(mean, amp, noise):
+        return (("time", "y", "x"), np.stack([field(mean, amp, noise, t) for t in range(nt)]))
+
+    y = 5_000_000.0 - 10.0 * np.arange(ny) if descending else 4_999_000.0 + 10.0 * np.arange(ny)
+    ds = xr.Dataset(
+        {
+            "vv": stack(-12, 3, 1.0),
+            "vh": stack(-19, 2, 1.0),
+            "blue": stack(0.05, 0.01, 0.003),
+            "green": stack(0.08, 0.02, 0.003),
+            "red": stack(0.07, 0.03, 0.003),
+            "nir": stack(0.3, 0.1, 0.01),
+            "swir1": stack(0.2, 0.05, 0.01),
+            "swir2": stack(0.12, 0.04, 0.01),
+            "elevation": (("y", "x"), field(300, 20, 0.5, 0)),
+            "t2m": stack(18, 2, 0.1),
+            "tp": stack(2, 1, 0.1),
+        },
+        coords={
+            "time": pd.date_range("2022-05-01", periods=nt, freq="12D"),
+            "y": y,
+            "x": 600_000.0 + 10.0 * np.arange(nx),
+            "site": "test",
+        },
+        attrs={"title": "test scene"},
+    )
+    units = {"vv": "dB", "vh": "dB", "elevation": "m", "t2m": "degC", "tp": "mm"}
+    for name in ds.data_vars:
+        ds[name].attrs["units"] = units.get(name, "1")
+    ds["tp"] = ds["tp"].clip(min=0)
+    ds["tp"].attrs["units"] = "mm"
+    return ds.rio.write_crs("EPSG:32633")
+
+
+@pytest.fixture(autouse=True)
+def _no_untrained_warning_noise():
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*untrained weights")
+        yield
+
+
+def test_output_is_labelled_georeferenced_float32(model_path):
+    ds = scene()
+    ssm = predict(ds, model_path)
+    assert isinstance(ssm.data, np.ndarray)  # numpy in, computed out
+    assert ssm.name == "ssm" and ssm.dims == ("time", "y", "x") and ssm.dtype == np.float32
+    for name in ("time", "y", "x", "site"):
+        xr.testing.assert_identical(ssm[name], ds[name])
+    assert ssm.rio.crs.to_epsg() == 32633
+    assert ssm.attrs["units"] == "m3 m-3"
+    assert ssm.attrs["standard_name"] == "volume_fraction_of_condensed_water_in_soil"
+    assert ssm.attrs["model"] == "tiny-test" and len(ssm.attrs["model_sha256"]) == 64
+    assert ssm.attrs["model_trained"] == "False"
+    values = ssm.values
+    assert np.isfinite(values).all()
+    assert values.min() >= 0 and values.max() <= 0.6
+
+
+def test_accessor_and_function_agree(model_path):
+    ds = scene(ny=40, nx=40, nt=1)
+    np.testing.assert_array_equal(
+        ds.ssm.predict(model_path).values, xsoilmoist.predict(ds, model=model_path).values
+    )
+
+
+def test_input_is_not_mutated(model_path):
+    ds = scene(ny=40, nx=40, nt=1)
+    before = ds.copy(deep=True)
+    predict(ds, model_path)
+    xr.testing.assert_identical(ds, before)
+
+
+def test_predict_is_lazy_on_dask(model_path):
+    ds = scene().chunk({"y": 30, "x": 40})
+    with raise_if_dask_computes():
+        ssm = predict(ds, model_path)
+    assert ssm.chunks is not None
+    eager = predict(scene(), model_path)
+    np.testing.assert_allclose(ssm.compute().values, eager.values, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [{"y": 7, "x": 11}, {"y": 33, "x": 90}, {"time": 1, "y": 64, "x": 17}],
+)
+def test_result_does_not_depend_on_chunking(model_path, chunks):
+    ds = scene(seed=3)
+    reference = predict(ds, model_path).values
+    chunked = predict(ds.chunk(chunks), model_path).compute().values
+    np.testing.assert_allclose(chunked, reference, atol=1e-6, rtol=0)
+
+
+def test_block_size_does_not_change_the_result(model_path, monkeypatch):
+    ds = scene(ny=130, nx=150, nt=1, seed=4)
+    reference = predict(ds, model_path).values
+    monkeypatch.setattr(inference, "TARGET_BLOCK", 50)  # one tile core per block
+    np.testing.assert_allclose(predict(ds, model_path).values, reference, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("shape", [(9, 13), (1, 1), (65, 41), (41, 130)])
+def test_small_and_odd_shapes(model_path, shape):
+    ds = scene(ny=shape[0], nx=shape[1], nt=1)
+    ds = ds.drop_vars("elevation")  # slope needs at least 2 x 2 pixels
+    ssm = predict(ds, model_path)
+    assert ssm.shape == (1, *shape)
+    assert np.isfinite(ssm.values).all()
+
+
+def test_scene_without_time_needs_a_date(model_path):
+    ds = scene(ny=40, nx=40, nt=1).isel(time=0, drop=True)
+    with pytest.raises(ValueError, match="date="):
+        predict(ds, model_path)
+    ssm = predict(ds, model_path, date="2022-05-01")
+    assert ssm.dims == ("y", "x")
+    with_time = predict(scene(ny=40, nx=40, nt=1), model_path)
+    np.testing.assert_allclose(ssm.values, with_time.values[0], atol=1e-6)
+
+
+def test_ascending_y_works_and_keeps_its_coordinates(model_path):
+    ds = scene(ny=50, nx=40, nt=1, descending=False)
+    ssm = predict(ds, model_path)
+    np.testing.assert_array_equal(ssm["y"].values, ds["y"].values)
+    assert np.isfinite(ssm.values).all()
+
+
+def test_nan_holes_give_nan_only_where_nothing_is_valid(model_path):
+    ds = scene(ny=80, nx=80, nt=1)
+    hole = np.zeros((80, 80), dtype=bool)
+    hole[10:60, 20:70] = True
+    for name in ds.data_vars:
+        ds[name] = ds[name].where(~xr.DataArray(hole, dims=("y", "x")))
+    ssm = predict(ds, model_path).values[0]
+    assert np.isnan(ssm[hole]).all()
+    assert np.isfinite(ssm[~hole]).all()
+
+
+def test_optical_gap_still_predicts(model_path):
+    ds = scene(ny=40, nx=40, nt=1)
+    for name in ("blue", "green", "red", "nir", "swir1", "swir2"):
+        ds[name][:, :20] = np.nan  # clouds over the top half
+    ssm = predict(ds, model_path).values
+    assert np.isfinite(ssm).all()
+
+
+def test_missing_required_modality_lists_accepted_names(model_path):
+    ds = scene(ny=20, nx=20, nt=1).drop_vars(["vv", "vh"])
+    with raise_if_dask_computes(), pytest.raises(ValueError) as info:
+        predict(ds.chunk(), model_path)
+    message = str(info.value)
+    assert "sar_c: missing ['vv', 'vh', 'vh_vv']" in message
+    assert "sigma0_vv" in message and "rename=" in message
+
+
+def test_optional_modalities_may_be_absent(model_path):
+    ds = scene(ny=20, nx=20, nt=1)[["vv", "vh"]]
+    assert np.isfinite(predict(ds, model_path).values).all()
+
+
+def test_bad_tiling_arguments(model_path):
+    ds = scene(ny=20, nx=20, nt=1)
+    with pytest.raises(ValueError, match="at least 2 \\* halo \\+ 2 = 18"):
+        predict(ds, model_path, overlap=10)
+    with pytest.raises(ValueError, match="tile 32 is too small"):
+        predict(ds, model_path, tile=32, overlap=24)
+    with pytest.raises(ValueError, match="batch_size"):
+        predict(ds, model_path, batch_size=0)
+
+
+def test_no_spatial_dims(model_path):
+    ds = xr.Dataset({"vv": (("a", "b"), np.zeros((3, 3)), {"units": "dB"})})
+    with pytest.raises(ValueError, match="no spatial dimensions"):
+        predict(ds, model_path)
+
+
+class _RefusingPickler(cloudpickle.Pickler):
+    def reducer_override(self, obj):
+        if isinstance(obj, torch.nn.Module):
+            raise AssertionError("a torch module was pickled into the task graph")
+        return NotImplemented
+
+
+def test_tasks_carry_a_model_reference_not_the_model(model_path):
+    import io
+
+    ssm = predict(scene(ny=40, nx=40, nt=1).chunk(), model_path)
+    graph = dict(ssm.data.__dask_graph__())
+    buffer = io.BytesIO()
+    _RefusingPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(graph)
+    assert buffer.tell() < 200_000  # the graph is small: no weights inside
+
+
+def test_the_model_is_loaded_once_per_process(model_path):
+    before = inference.model_load_count()
+    for _ in range(3):
+        predict(scene(ny=20, nx=20, nt=1).chunk(), model_path).compute()
+    assert inference.model_load_count() - before <= 1
+
+
+def test_in_memory_model_works_locally(model_path):
+    from xsoilmoist.weights import load_model
+
+    model = load_model(model_path)
+    ds = scene(ny=30, nx=30, nt=1)
+    np.testing.assert_array_equal(predict(ds, model).values, predict(ds, model_path).values)
+
+
+def test_progress_bar(model_path, capsys):
+    predict(scene(ny=30, nx=30, nt=1).chunk(), model_path, progress=True)
+    assert "Completed" in capsys.readouterr().out

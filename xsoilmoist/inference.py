@@ -1,0 +1,430 @@
+"""Lazy tiled inference: ``predict(ds)`` and ``ds.ssm.predict()``.
+
+The scene is standardized, its bands stacked in the model's order, and the
+model run over a global tile grid (:mod:`xsoilmoist.tiling`) block by block
+with dask: nothing is computed until asked, memory is bounded by the block
+size, and the result does not depend on the input's chunks. Tasks carry a
+small :class:`ModelRef` (a path or name and the weights' sha256), never a
+pickled network; each process loads the weights once and keeps them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import dask
+import dask.array as da
+import numpy as np
+import xarray as xr
+
+from xsoilmoist.bands import spatial_dims, standardize
+from xsoilmoist.catalogue import MODALITY_BANDS, aliases_of
+from xsoilmoist.encoding import metadata_features
+from xsoilmoist.tiling import TilingPlan, fold_overlaps
+
+if TYPE_CHECKING:
+    from xsoilmoist.model import SSMNet
+
+__all__ = ["ModelRef", "model_load_count", "predict", "prepare_inputs"]
+
+#: Pixels per block edge that inference aims for (a whole number of tile cores).
+TARGET_BLOCK = 1024
+
+_CACHE: dict[ModelRef, Any] = {}
+_CACHE_LOCK = threading.Lock()
+_LOADS = {"count": 0}
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """What a task needs to find a model: where it comes from and the weights' sha256.
+
+    ``source`` is a bundled or registered name, a ``.safetensors`` path, or
+    ``memory:<hash>`` for a model object living in this process only.
+    """
+
+    source: str
+    sha256: str
+    name: str
+
+
+def model_load_count() -> int:
+    """How many times this process has loaded model weights for inference.
+
+    Each process loads a given model once; tests use this to prove it.
+
+    Examples
+    --------
+    >>> model_load_count() >= 0
+    True
+    """
+    return _LOADS["count"]
+
+
+def _state_sha256(model: SSMNet) -> str:
+    digest = hashlib.sha256()
+    for key, tensor in sorted(model.state_dict().items()):
+        digest.update(key.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _resolve_model(model: str | Path | SSMNet) -> tuple[ModelRef, SSMNet]:
+    """The reference tasks will carry, and the model loaded (once) in this process."""
+    if isinstance(model, (str, Path)):
+        from xsoilmoist.weights import load_card
+
+        path = Path(model).expanduser()
+        source = str(path.resolve()) if path.exists() else str(model)
+        card = load_card(source)
+        ref = ModelRef(source, card.sha256, card.name)
+        return ref, _cached_model(ref, warn=True)
+    card = getattr(model, "card", None)
+    ref = ModelRef(
+        f"memory:{_state_sha256(model)}",
+        card.sha256 if card else "",
+        card.name if card else "in-memory",
+    )
+    with _CACHE_LOCK:
+        _CACHE.setdefault(ref, model.eval())
+    return ref, _CACHE[ref]
+
+
+def _cached_model(ref: ModelRef, warn: bool = False) -> SSMNet:
+    """The model for ``ref``, loaded at most once per process (``warn``: show load warnings)."""
+    with _CACHE_LOCK:
+        model = _CACHE.get(ref)
+        if model is not None:
+            return model
+        if ref.source.startswith("memory:"):
+            raise RuntimeError(
+                "this task runs in a process that does not hold the in-memory model; save it "
+                "with xsoilmoist.weights.save_model and pass its path to predict(), so every "
+                "worker can load it"
+            )
+        import warnings
+
+        from xsoilmoist.weights import load_model
+
+        with warnings.catch_warnings():
+            if not warn:  # in tasks: the caller was warned already
+                warnings.simplefilter("ignore", UserWarning)
+            model = load_model(ref.source)
+        if ref.sha256 and model.card.sha256 != ref.sha256:
+            raise RuntimeError(
+                f"model {ref.source!r} on this worker has sha256 {model.card.sha256}, but the "
+                f"task expects {ref.sha256}; give every worker the same model files"
+            )
+        _CACHE[ref] = model
+        _LOADS["count"] += 1
+        return model
+
+
+def _torch_threads() -> int:
+    """Intra-op threads per task so concurrent tasks do not oversubscribe the cores."""
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):
+        worker = None
+    cores = os.cpu_count() or 1
+    if worker is not None:
+        # The nanny sets OMP_NUM_THREADS=1; the cluster's processes x threads use the cores.
+        return max(1, int(os.environ.get("OMP_NUM_THREADS", "1")))
+    scheduler_threads = dask.config.get("num_workers", None) or cores
+    return max(1, cores // scheduler_threads)
+
+
+def _predict_block(
+    block: np.ndarray,
+    meta: np.ndarray,
+    *,
+    ref: ModelRef,
+    plan: TilingPlan,
+    batch_size: int,
+    block_info=None,
+) -> np.ndarray:
+    """Stage 1: weighted tile predictions over one block and its halo.
+
+    ``block`` is ``(1, bands, H + O, W + O)``; returns ``(1, 2, H + O, W + O)``
+    float32 holding the weighted sum of predictions and the sum of weights.
+    """
+    import torch
+
+    torch.set_num_threads(_torch_threads())
+    model = _cached_model(ref)
+    t = block_info[0]["chunk-location"][0]
+    meta_row = torch.from_numpy(np.ascontiguousarray(meta[t : t + 1], dtype=np.float32))
+    _, _, height, width = block.shape
+    stride, tile = plan.stride, plan.tile
+    ny, nx = (height - plan.overlap) // stride, (width - plan.overlap) // stride
+    num = np.zeros((height, width), dtype=np.float32)
+    den = np.zeros((height, width), dtype=np.float32)
+    window = plan.window_2d()
+    origins = [
+        (y, x)
+        for y in range(0, ny * stride, stride)
+        for x in range(0, nx * stride, stride)
+        if np.isfinite(block[0, :, y : y + tile, x : x + tile]).any()  # else nothing to do
+    ]
+    for start in range(0, len(origins), batch_size):
+        batch = origins[start : start + batch_size]
+        tiles = np.stack([block[0, :, y : y + tile, x : x + tile] for y, x in batch])
+        with torch.inference_mode():
+            pred = model(torch.from_numpy(tiles), meta_row.expand(len(batch), -1))
+        for (y, x), values in zip(batch, pred[:, 0].numpy(), strict=True):
+            valid = np.isfinite(values)
+            weights = np.where(valid, window, 0.0)
+            num[y : y + tile, x : x + tile] += np.where(valid, values, 0.0) * weights
+            den[y : y + tile, x : x + tile] += weights
+    return np.stack([num, den])[None]
+
+
+def _assemble_block(block: np.ndarray, *, half: int) -> np.ndarray:
+    """Stage 2: fold the neighbours' halos in and divide by the summed weights."""
+    folded = fold_overlaps(block[0], half)
+    num, den = folded[0], folded[1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(den > 0, num / den, np.nan)
+    return out.astype(np.float32)[None]
+
+
+def _missing_modality_error(missing: dict[str, list[str]], required: list[str]) -> ValueError:
+    lines = []
+    for modality, bands in missing.items():
+        names = "; ".join(f"{band}: {', '.join(aliases_of(band)[:6])}" for band in bands)
+        lines.append(f"  - {modality}: missing {bands} (accepted names: {names})")
+    return ValueError(
+        f"the model needs the modalities {required}, but these are missing or incomplete:\n"
+        + "\n".join(lines)
+        + "\nadd the bands (any accepted name, with units), or map your names with "
+        "rename={...}; ds.ssm.check() shows what was found"
+    )
+
+
+def prepare_inputs(
+    ds: xr.Dataset, model: SSMNet, *, date=None, rename=None
+) -> tuple[xr.DataArray, np.ndarray, xr.Dataset]:
+    """Standardize ``ds`` and stack the model's bands; lazy on dask.
+
+    Returns
+    -------
+    stack
+        ``(time, band, y, x)`` float32 in the model's band order, all-NaN for
+        the bands of absent optional modalities.
+    meta
+        ``(time, n_metadata)`` float32 image-level scalars.
+    standardized
+        The standardized Dataset.
+
+    Raises
+    ------
+    ValueError
+        If a required modality is missing (listing the accepted names), or the
+        model wants bands the catalogue does not know.
+    """
+    config = model.config
+    card = getattr(model, "card", None)
+    required = list(card.required_modalities) if card else [next(iter(config.modalities))]
+    std = standardize(ds, rename=rename)
+    unknown = [b for b in config.bands if not any(b in names for names in MODALITY_BANDS.values())]
+    if unknown:
+        raise ValueError(
+            f"the model wants bands {unknown} that xsoilmoist does not know; the model's "
+            "configuration does not fit this version of xsoilmoist"
+        )
+    y_dim, x_dim = spatial_dims(std)
+    missing = {
+        modality: [b for b in bands if b not in std.data_vars]
+        for modality, bands in config.modalities.items()
+    }
+    missing = {m: b for m, b in missing.items() if b}
+    absent_required = {m: b for m, b in missing.items() if m in required}
+    if absent_required:
+        raise _missing_modality_error(absent_required, required)
+    has_time = "time" in std.dims
+    template_dims = ("time", y_dim, x_dim) if has_time else (y_dim, x_dim)
+    sizes = tuple(std.sizes[d] for d in template_dims)
+    chunks = None
+    present = [std[b] for b in config.bands if b in std.data_vars]
+    if any(v.chunks is not None for v in present):
+        chunks = "auto"
+    layers = []
+    for band in config.bands:
+        if band in std.data_vars:
+            layer = std[band].transpose(*[d for d in template_dims if d in std[band].dims])
+            layer = layer.broadcast_like(xr.DataArray(da.empty(sizes), dims=template_dims))
+            layers.append(layer.data)
+        else:
+            layers.append(da.full(sizes, np.nan, dtype=np.float32, chunks=chunks or -1))
+    stack = da.stack([da.asarray(layer, dtype=np.float32) for layer in layers], axis=-3)
+    if not has_time:
+        stack = stack[None]
+    features = metadata_features(std, date=date)
+    meta = np.asarray(features.values, dtype=np.float32).reshape(stack.shape[0], -1)
+    names = list(features["feature"].values)
+    if names != list(config.metadata):
+        raise ValueError(
+            f"the model expects image-level features {list(config.metadata)}, xsoilmoist "
+            f"computes {names}; the model does not fit this version of xsoilmoist"
+        )
+    dims = ("time", "band", y_dim, x_dim)
+    return xr.DataArray(stack, dims=dims), meta, std
+
+
+def _default_tiling(model: SSMNet, tile: int | None, overlap: int | None) -> TilingPlan:
+    card = getattr(model, "card", None)
+    tile = tile if tile is not None else (card.tile if card else 256)
+    context = card.halo if card else 16
+    if overlap is None:
+        overlap = 2 * context + max(2, 2 * (context // 2))
+    return TilingPlan(tile=int(tile), overlap=int(overlap), context=int(context))
+
+
+def _output_coords(ds: xr.Dataset, dims: tuple[str, ...]) -> dict[str, xr.DataArray]:
+    return {name: coord for name, coord in ds.coords.items() if set(coord.dims) <= set(dims)}
+
+
+def predict(
+    ds: xr.Dataset,
+    model: str | Path | SSMNet = "default",
+    *,
+    tile: int | None = None,
+    overlap: int | None = None,
+    batch_size: int = 4,
+    progress: bool = False,
+    date=None,
+    rename: Mapping[str, str] | None = None,
+) -> xr.DataArray:
+    """Surface soil moisture (m3/m3) for every pixel and time step of ``ds``.
+
+    The scene is standardized (:func:`xsoilmoist.standardize`), its bands are
+    stacked in the model's order with the image-level encodings, and the model
+    runs over a global tile grid with blended overlaps. On dask-backed input
+    the result is lazy (nothing is computed until ``.compute()``); on numpy
+    input it is computed.
+
+    Parameters
+    ----------
+    ds
+        Raw or standardized scene with ``(time, y, x)`` or ``(y, x)`` bands.
+    model
+        ``"default"``, a registered name, a ``.safetensors`` path, or an
+        :class:`~xsoilmoist.model.SSMNet` (in-memory models work with the local
+        schedulers only; save them for a distributed cluster).
+    tile, overlap
+        Tile size and overlap in pixels (defaults from the model card).
+    batch_size
+        Tiles per forward pass.
+    progress
+        Compute now, with a progress bar (dask's locally, distributed's on a
+        cluster); the result is then in memory.
+    date
+        Acquisition date for scenes without a ``time`` coordinate.
+    rename
+        Passed to :func:`xsoilmoist.standardize`.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``ssm`` float32 with the input's dims, coordinates and CRS; NaN where
+        no input is valid.
+
+    Raises
+    ------
+    ValueError
+        Before any compute: missing required modalities (with accepted names),
+        no spatial dims, a tile too small for the halo, or bands the model
+        needs but the catalogue does not know.
+
+    Examples
+    --------
+    >>> ssm = predict(ds, "path/to/model.safetensors")  # doctest: +SKIP
+    >>> ssm.rio.to_raster("ssm.tif")  # doctest: +SKIP
+    """
+    if not isinstance(ds, xr.Dataset):
+        raise TypeError(f"predict needs an xarray.Dataset, got {type(ds).__name__}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    ref, loaded = _resolve_model(model)
+    plan = _default_tiling(loaded, tile, overlap)
+    stack, meta, std = prepare_inputs(ds, loaded, date=date, rename=rename)
+    y_dim, x_dim = stack.dims[-2:]
+    n_y, n_x = stack.shape[-2:]
+    block_tiles = max(1, TARGET_BLOCK // plan.stride)
+    pad_y, pad_x = plan.padded_length(n_y), plan.padded_length(n_x)
+    data = da.pad(
+        stack.data, ((0, 0), (0, 0), (0, pad_y - n_y), (0, pad_x - n_x)), constant_values=np.nan
+    )
+    chunks = (1, -1, plan.block_chunks(pad_y, block_tiles), plan.block_chunks(pad_x, block_tiles))
+    data = data.rechunk(chunks)
+    half = plan.half
+    halo = da.overlap.overlap(
+        data, depth={2: half, 3: half}, boundary={2: np.nan, 3: np.nan}, allow_rechunk=False
+    )
+    sums = halo.map_blocks(
+        _predict_block,
+        meta,
+        ref=ref,
+        plan=plan,
+        batch_size=batch_size,
+        dtype=np.float32,
+        chunks=(halo.chunks[0], (2,), halo.chunks[2], halo.chunks[3]),
+        name=f"ssm-tiles-{ref.sha256[:12]}",
+        meta=np.array((), dtype=np.float32),
+    )
+    sums = da.overlap.overlap(sums, depth={2: half, 3: half}, boundary={2: 0, 3: 0})
+    result = sums.map_blocks(
+        _assemble_block,
+        half=half,
+        dtype=np.float32,
+        chunks=(sums.chunks[0], data.chunks[2], data.chunks[3]),
+        drop_axis=1,
+        meta=np.array((), dtype=np.float32),
+    )
+    result = result[:, :n_y, :n_x]
+    has_time = "time" in std.dims
+    if not has_time:
+        result = result[0]
+    dims = ("time", y_dim, x_dim) if has_time else (y_dim, x_dim)
+    ssm = xr.DataArray(result, dims=dims, coords=_output_coords(std, dims), name="ssm")
+    card = getattr(loaded, "card", None)
+    ssm.attrs = {
+        "units": "m3 m-3",
+        "standard_name": "volume_fraction_of_condensed_water_in_soil",
+        "long_name": "surface soil moisture (0-5 cm)",
+        "model": ref.name,
+        "model_sha256": ref.sha256,
+        "model_trained": str(bool(card.trained)) if card else "unknown",
+        "tiling": f"tile {plan.tile}, overlap {plan.overlap}, halo {plan.context} px",
+    }
+    if std.rio.crs is not None:
+        ssm = ssm.rio.write_crs(std.rio.crs)
+    dask_input = any(v.chunks is not None for v in ds.data_vars.values())
+    if progress:
+        return _compute_with_progress(ssm)
+    return ssm if dask_input else ssm.compute()
+
+
+def _compute_with_progress(ssm: xr.DataArray) -> xr.DataArray:
+    try:
+        from distributed import default_client, progress
+
+        client = default_client()
+    except (ImportError, ValueError):
+        client = None
+    if client is not None:
+        persisted = ssm.persist()
+        progress(persisted)
+        return persisted.compute()
+    from dask.diagnostics import ProgressBar
+
+    with ProgressBar():
+        return ssm.compute()

@@ -1,0 +1,150 @@
+"""The global tile grid, blending windows and the overlap-add that reassembles tiles.
+
+Tiles of ``tile`` pixels lie on a grid anchored to the scene's pixel origin:
+tile ``k`` (along one axis) covers pixels ``[k*S - O/2, k*S + S + O/2)``,
+with stride ``S = tile - overlap`` and ``O = overlap``; its *core*
+``[k*S, (k+1)*S)`` is the part it owns. Each tile's prediction is weighted by
+a window that is zero on the outer ``context`` pixels (they only give the
+model context), rises as ``sin^2`` over the next ``overlap - 2*context``
+pixels and is one in the middle. Neighbouring windows sum to one, so the
+blend has no seams; dividing by the summed weights makes it exact at the
+scene borders too. Because the grid does not depend on the dask chunks, the
+result does not either.
+
+The scene is padded with NaN to a whole number of cores, and dask blocks hold
+a whole number of cores (``block_tiles * S`` pixels, the last block the
+rest). Stage 1 reads each block with an ``O/2`` halo and writes the weighted
+sums of its tiles over that extended region; stage 2
+(:func:`fold_overlaps`) adds each block's halo margins into its neighbours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["TilingPlan", "fold_overlaps"]
+
+
+@dataclass(frozen=True)
+class TilingPlan:
+    """Tile size, overlap and context margin of a tiled prediction (pixels).
+
+    Examples
+    --------
+    >>> plan = TilingPlan(tile=64, overlap=24, context=8)
+    >>> plan.stride, plan.n_tiles(100)
+    (40, 3)
+    >>> w = plan.window_1d()
+    >>> float(w[:8].max()), float(w[32])
+    (0.0, 1.0)
+    """
+
+    tile: int
+    overlap: int
+    context: int
+
+    def __post_init__(self) -> None:
+        tile, overlap, context = self.tile, self.overlap, self.context
+        if context < 0 or overlap < 0 or tile <= 0:
+            raise ValueError(f"tile, overlap and context must be positive, got {self}")
+        if overlap % 2:
+            raise ValueError(f"overlap must be even (half on each side), got {overlap}")
+        if overlap < 2 * context + 2:
+            raise ValueError(
+                f"overlap {overlap} must be at least 2 * halo + 2 = {2 * context + 2}: each "
+                f"tile's outer {context} pixels only give context, and neighbouring tiles "
+                "need room to blend; increase overlap"
+            )
+        if tile - overlap < max(overlap - 2 * context, overlap // 2):
+            raise ValueError(
+                f"tile {tile} is too small for overlap {overlap} and halo {context}: the "
+                f"stride tile - overlap must be at least "
+                f"{max(overlap - 2 * context, overlap // 2)}; use a tile of at least "
+                f"{overlap + max(overlap - 2 * context, overlap // 2)} pixels"
+            )
+
+    @property
+    def stride(self) -> int:
+        """Distance between neighbouring tiles (the core size)."""
+        return self.tile - self.overlap
+
+    @property
+    def half(self) -> int:
+        """Half the overlap: how far a tile reaches beyond its core on each side."""
+        return self.overlap // 2
+
+    def n_tiles(self, length: int) -> int:
+        """Number of tiles whose cores cover ``length`` pixels."""
+        return -(-length // self.stride)
+
+    def window_1d(self) -> np.ndarray:
+        """Blending weights along one axis of a tile (float64, length ``tile``)."""
+        ramp_width = self.overlap - 2 * self.context
+        ramp = np.sin(0.5 * np.pi * (np.arange(ramp_width) + 0.5) / ramp_width) ** 2
+        weights = np.ones(self.tile)
+        weights[: self.context] = 0.0
+        weights[self.context : self.context + ramp_width] = ramp
+        weights[self.tile - self.context - ramp_width : self.tile - self.context] = ramp[::-1]
+        weights[self.tile - self.context :] = 0.0
+        return weights
+
+    def window_2d(self) -> np.ndarray:
+        """Separable 2-D blending weights ``(tile, tile)`` float32."""
+        w = self.window_1d()
+        return np.outer(w, w).astype(np.float32)
+
+    def padded_length(self, length: int) -> int:
+        """``length`` rounded up to whole tile cores (the scene is padded with NaN to it)."""
+        return self.n_tiles(length) * self.stride
+
+    def block_chunks(self, length: int, block_tiles: int) -> tuple[int, ...]:
+        """Chunk sizes along a padded axis: ``block_tiles`` cores per block, then the rest.
+
+        Examples
+        --------
+        >>> TilingPlan(tile=64, overlap=24, context=8).block_chunks(200, 2)
+        (80, 80, 40)
+        """
+        if length % self.stride:
+            raise ValueError(f"length {length} is not a whole number of cores ({self.stride})")
+        size = block_tiles * self.stride
+        chunks = [size] * (length // size)
+        if length % size:
+            chunks.append(length % size)
+        return tuple(chunks)
+
+
+def _fold_axis(values: np.ndarray, axis: int, half: int) -> np.ndarray:
+    """Fold one axis of ``[left margin | own halo | core | own halo | right margin]``."""
+    length = values.shape[axis] - 4 * half
+    take = lambda start, stop: np.take(values, np.arange(start, stop), axis=axis)  # noqa: E731
+    core = take(2 * half, 2 * half + length).copy()
+    head = [slice(None)] * values.ndim
+    tail = [slice(None)] * values.ndim
+    head[axis] = slice(0, half)
+    tail[axis] = slice(length - half, length)
+    core[tuple(head)] += take(0, half)
+    core[tuple(tail)] += take(3 * half + length, 4 * half + length)
+    return core
+
+
+def fold_overlaps(values: np.ndarray, half: int, axes: tuple[int, int] = (-2, -1)) -> np.ndarray:
+    """Overlap-add: fold neighbours' halo margins into a block's core.
+
+    ``values`` is a stage-1 block (its own ``half``-pixel halos on both sides)
+    extended by ``half`` more pixels of each neighbour's halo (dask
+    ``overlap`` with zero boundary). Returns the core with every tile
+    contribution that falls on it summed.
+
+    Examples
+    --------
+    >>> a = np.zeros((1, 10)); a[0, [0, 1]] = 1.0; a[0, [8, 9]] = 2.0
+    >>> fold_overlaps(a, 1, axes=(1,)).tolist()
+    [[1.0, 0.0, 0.0, 0.0, 0.0, 2.0]]
+    """
+    out = values
+    for axis in axes:
+        out = _fold_axis(out, axis % values.ndim, half)
+    return out
