@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dask
+import numpy as np
 import xarray as xr
 
-__all__ = ["open_scene"]
+__all__ = ["open_scene", "write_result"]
 
 _GEOTIFF_SUFFIXES = {".tif", ".tiff", ".vrt"}
 
@@ -78,3 +80,70 @@ def open_scene(path: str | Path, *, chunks: dict | str | None = "auto") -> xr.Da
         f"cannot open {str(path)!r}: expected a .zarr store, a .nc file, a GeoTIFF/VRT or a "
         "folder of GeoTIFFs"
     )
+
+
+def _compute(obj, progress: bool):
+    """Compute a dask object and return its value, with the right progress bar if asked."""
+    if not progress:
+        return dask.compute(obj)[0]
+    try:
+        from distributed import default_client
+        from distributed import progress as distributed_progress
+
+        client = default_client()
+    except (ImportError, ValueError):
+        client = None
+    if client is not None:
+        future = client.compute(obj)
+        distributed_progress(future)
+        return future.result()
+    from dask.diagnostics import ProgressBar
+
+    with ProgressBar():
+        return dask.compute(obj)[0]
+
+
+def write_result(
+    da: xr.DataArray, path: str | Path, *, overwrite: bool = False, progress: bool = False
+) -> Path:
+    """Write a (lazy) result to a zarr store or a Cloud-Optimized GeoTIFF.
+
+    Zarr is written block by block (memory bounded by the blocks). A GeoTIFF
+    (``.tif``) is written as a COG with one band per time step, each band
+    described by its date.
+
+    Parameters
+    ----------
+    da
+        The result, e.g. from :func:`xsoilmoist.predict`.
+    path
+        ``*.zarr`` or ``*.tif``/``*.tiff``.
+    overwrite
+        Replace an existing output; otherwise an existing path is an error.
+    progress
+        Show a progress bar while computing.
+
+    Examples
+    --------
+    >>> write_result(ssm, "ssm.zarr")  # doctest: +SKIP
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in {".zarr", ".tif", ".tiff"}:
+        raise ValueError(f"cannot write {str(path)!r}: the output must end in .zarr or .tif")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{str(path)!r} exists; choose another path or overwrite it")
+    if suffix == ".zarr":
+        store = da.to_dataset(name=da.name or "ssm")
+        for name in store.variables:
+            store[name].encoding = {}
+        _compute(store.to_zarr(path, mode="w", compute=False), progress)
+        return path
+    raster = da
+    if "time" in da.dims:
+        raster = da.rename(time="band").assign_coords(band=np.arange(1, da.sizes["time"] + 1))
+        raster.attrs["long_name"] = [str(t)[:19] for t in da["time"].values]
+    if raster.chunks is not None:
+        raster = raster.copy(data=_compute(raster.data, progress))
+    raster.rio.to_raster(path, driver="COG")
+    return path
