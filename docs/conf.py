@@ -43,5 +43,39 @@ def _write_band_table(app) -> None:
         out.write_text(table)
 
 
+def _draw_tiling_window(app) -> None:
+    """Plot the blending windows of three neighbouring tiles, from the code that uses them."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from xsoilmoist.tiling import TilingPlan
+
+    plan = TilingPlan(tile=256, overlap=96, context=32)
+    window = plan.window_1d()
+    fig, ax = plt.subplots(figsize=(8, 2.6), constrained_layout=True)
+    total = np.zeros(4 * plan.stride + plan.tile)
+    for k in range(4):
+        start = k * plan.stride
+        positions = np.arange(start, start + plan.tile) - plan.half
+        ax.plot(positions, window, label=f"tile {k}")
+        total[start : start + plan.tile] += window
+    positions = np.arange(total.size) - plan.half
+    inside = (positions >= 0) & (positions < 3 * plan.stride + plan.stride)
+    ax.plot(positions[inside], total[inside], "k--", label="sum")
+    for k in range(1, 4):
+        ax.axvline(k * plan.stride, color="0.7", lw=0.8)
+    ax.set_xlabel("pixel (tile 256, overlap 96, halo 32; grey: core boundaries)")
+    ax.set_ylabel("weight")
+    ax.legend(loc="lower center", ncol=5, fontsize=8)
+    out = Path(app.srcdir) / "_generated" / "tiling_window.png"
+    out.parent.mkdir(exist_ok=True)
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+
+
 def setup(app):
     app.connect("builder-inited", _write_band_table)
+    app.connect("builder-inited", _draw_tiling_window)
