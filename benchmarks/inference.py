@@ -1,0 +1,333 @@
+"""Tiled-inference benchmark: end-to-end predict() against a bare torch loop and a peer approach.
+
+Run: ``python benchmarks/inference.py [--config NAME] [--size 1024] [--memory-sizes 4096 8192]``.
+
+Prints, measured side by side in one run on the same scene and model:
+
+1. end-to-end ``predict(ds).compute()`` throughput against a bare torch loop
+   over the same tiles held in memory (the ceiling), and their ratio;
+2. a plain loop over overlapping windows cropped to their cores (the usual
+   "overlap-tile" approach), and non-overlapping windows: time and seam ratio
+   (mean |difference| across tile-core borders over that across other lines,
+   on a smooth scene; 1.0 means no seam);
+3. peak resident memory of a subprocess predicting a dask scene streamed from
+   zarr to zarr (16 bands) at each ``--memory-sizes`` edge length, and its growth.
+
+The model has random weights: speed and memory do not depend on weight values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+BANDS = (
+    "vv",
+    "vh",
+    "blue",
+    "green",
+    "red",
+    "nir",
+    "swir1",
+    "swir2",
+    "elevation",
+    "slope",
+    "lai",
+    "fpar",
+    "t2m",
+    "tp",
+    "hh",
+    "hv",
+)
+UNITS = {
+    "vv": "dB",
+    "vh": "dB",
+    "hh": "dB",
+    "hv": "dB",
+    "elevation": "m",
+    "slope": "degree",
+    "lai": "m2 m-2",
+    "t2m": "degC",
+    "tp": "mm",
+}
+MEANS = {
+    "vv": -12,
+    "vh": -19,
+    "hh": -9,
+    "hv": -16,
+    "blue": 0.05,
+    "green": 0.08,
+    "red": 0.07,
+    "nir": 0.3,
+    "swir1": 0.2,
+    "swir2": 0.12,
+    "elevation": 300,
+    "slope": 5,
+    "lai": 2,
+    "fpar": 0.5,
+    "t2m": 18,
+    "tp": 2,
+}
+
+
+def smooth_scene(size: int, chunks: int | None = None) -> xr.Dataset:
+    """A 16-band scene of smooth fields (dask-generated when ``chunks`` is given)."""
+    import dask.array as dsa
+    import rioxarray  # noqa: F401
+
+    def field(i, mean):
+        def block(block_info=None):
+            (y0, y1), (x0, x1) = block_info[None]["array-location"]
+            yy, xx = np.meshgrid(np.arange(y0, y1), np.arange(x0, x1), indexing="ij")
+            wave = np.sin(yy / (37.0 + i) + i) * np.cos(xx / (29.0 + i))
+            return (mean * (1 + 0.2 * wave)).astype(np.float32)
+
+        c = chunks or size
+        return dsa.map_blocks(
+            block, chunks=((c,) * (size // c), (c,) * (size // c)), dtype=np.float32
+        )
+
+    data = {}
+    for i, name in enumerate(BANDS):
+        values = field(i, MEANS[name])
+        data[name] = (
+            ("y", "x"),
+            values if chunks else values.compute(),
+            {"units": UNITS.get(name, "1")},
+        )
+    ds = xr.Dataset(
+        data,
+        coords={
+            "y": 5e6 - 10.0 * np.arange(size),
+            "x": 6e5 + 10.0 * np.arange(size),
+            "time": pd.Timestamp("2022-06-01"),
+        },
+    )
+    return ds.rio.write_crs("EPSG:32633")
+
+
+def save_random_model(config_name: str, folder: Path) -> Path:
+    import torch
+
+    from xsoilmoist.model import build_model
+    from xsoilmoist.weights import ModelCard, save_model
+
+    torch.manual_seed(0)
+    card = ModelCard(
+        name=f"{config_name}-random",
+        config={},
+        trained=False,
+        description="random weights, for speed benchmarks only",
+    )
+    return save_model(build_model(config_name), folder / config_name, card)[0]
+
+
+def seam_ratio(values: np.ndarray, stride: int, margin: int) -> float:
+    """Mean |diff| across core borders over that across other lines, away from the edges."""
+    ratios = []
+    for axis in (0, 1):
+        diffs = np.abs(np.diff(values, axis=axis))
+        diffs = diffs[margin:-margin] if axis == 1 else diffs[:, margin:-margin]
+        profile = diffs.mean(axis=1 - axis)
+        n = profile.size
+        border = [i - 1 for i in range(stride, n, stride) if margin <= i - 1 < n - margin]
+        other = [i for i in range(margin, n - margin) if i not in border]
+        ratios.append(profile[border].mean() / profile[other].mean())
+    return float(max(ratios))
+
+
+def stack_inputs(ds, model):
+    from xsoilmoist.inference import prepare_inputs
+
+    stack, meta, _ = prepare_inputs(ds, model)
+    return np.asarray(stack.values[0], dtype=np.float32), meta[:1]
+
+
+def window_loop(model, stack, meta, tile, stride, batch_size):
+    """Plain loop over windows with the given stride, each cropped to its centre core."""
+    import torch
+
+    _, ny, nx = stack.shape
+    margin = (tile - stride) // 2
+    padded = np.pad(stack, ((0, 0), (margin, tile), (margin, tile)), constant_values=np.nan)
+    out = np.full((ny + tile, nx + tile), np.nan, dtype=np.float32)
+    origins = [(y, x) for y in range(0, ny, stride) for x in range(0, nx, stride)]
+    meta_t = torch.from_numpy(meta)
+    for start in range(0, len(origins), batch_size):
+        batch = origins[start : start + batch_size]
+        tiles = np.stack([padded[:, y : y + tile, x : x + tile] for y, x in batch])
+        with torch.inference_mode():
+            pred = model(torch.from_numpy(tiles), meta_t.expand(len(batch), -1))[:, 0].numpy()
+        for (y, x), values in zip(batch, pred, strict=True):
+            out[y : y + stride, x : x + stride] = values[
+                margin : margin + stride, margin : margin + stride
+            ]
+    return out[:ny, :nx]
+
+
+def bare_tile_loop(model, stack, meta, plan, batch_size):
+    """The ceiling: the model over exactly predict()'s tiles, held in memory, nothing else."""
+    import torch
+
+    _, ny, nx = stack.shape
+    py, px = plan.padded_length(ny), plan.padded_length(nx)
+    padded = np.pad(
+        stack,
+        ((0, 0), (plan.half, py - ny + plan.half), (plan.half, px - nx + plan.half)),
+        constant_values=np.nan,
+    )
+    tiles = [
+        padded[:, y : y + plan.tile, x : x + plan.tile]
+        for y in range(0, py, plan.stride)
+        for x in range(0, px, plan.stride)
+    ]
+    batches = [
+        torch.from_numpy(np.ascontiguousarray(np.stack(tiles[i : i + batch_size])))
+        for i in range(0, len(tiles), batch_size)
+    ]
+    meta_t = torch.from_numpy(meta)
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for batch in batches:
+            model(batch, meta_t.expand(len(batch), -1))
+    return time.perf_counter() - start, len(tiles)
+
+
+def memory_child(args) -> None:
+    """Subprocess: predict a zarr scene to zarr and print the peak RSS as JSON."""
+    from xsoilmoist.inference import predict
+    from xsoilmoist.io import open_scene, write_result
+
+    scene = open_scene(args.memory_child[0])
+    start = time.perf_counter()
+    ssm = predict(scene, args.memory_child[1])
+    write_result(ssm, args.memory_child[2], overwrite=True)
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"peak_bytes": peak, "seconds": seconds}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--config", default=None, help="model configuration (default: DEFAULT)")
+    parser.add_argument("--size", type=int, default=1024, help="scene edge for parts 1 and 2")
+    parser.add_argument("--memory-sizes", type=int, nargs="*", default=[4096, 8192])
+    parser.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore", message=".*untrained weights")
+    if args.memory_child:
+        memory_child(args)
+        return
+
+    import torch
+
+    from xsoilmoist.inference import _default_tiling, predict
+    from xsoilmoist.model import DEFAULT_CONFIG
+    from xsoilmoist.weights import load_model
+
+    config = args.config or DEFAULT_CONFIG
+    work = Path(tempfile.mkdtemp(prefix="xsoilmoist-bench-"))
+    model_path = save_random_model(config, work)
+    model = load_model(model_path)
+    plan = _default_tiling(model, None, None)
+    cores = os.cpu_count()
+    print(
+        f"model {config} (random weights), tile {plan.tile}, overlap {plan.overlap}, "
+        f"halo {plan.context}; {cores} cores; scene {args.size} x {args.size}, 16 bands"
+    )
+
+    ds = smooth_scene(args.size)
+    stack, meta = stack_inputs(ds, model)
+    pixels = args.size**2
+    batch_size = 4
+
+    # 1. end-to-end against the ceiling, best of 2 each, interleaved
+    torch.set_num_threads(cores)
+    ceiling, e2e = [], []
+    for _ in range(2):
+        seconds, n_tiles = bare_tile_loop(model, stack, meta, plan, batch_size)
+        ceiling.append(seconds)
+        lazy = predict(ds.chunk({"y": 1024, "x": 1024}), model_path, batch_size=batch_size)
+        start = time.perf_counter()
+        result = lazy.compute().values  # (y, x): the scene has a scalar time
+        e2e.append(time.perf_counter() - start)
+    torch.set_num_threads(cores)
+    print("\n1. throughput (megapixels of scene per second)")
+    print(f"   bare torch loop over the same {n_tiles} tiles: {pixels / min(ceiling) / 1e6:6.3f}")
+    print(f"   predict(...).compute() end to end:        {pixels / min(e2e) / 1e6:6.3f}")
+    print(
+        f"   ratio end-to-end / ceiling:               {min(ceiling) / min(e2e):6.3f}"
+        "   (goal >= 0.85)"
+    )
+
+    # 2. peers: overlapping windows cropped to cores; non-overlapping windows
+    start = time.perf_counter()
+    cropped = window_loop(model, stack, meta, plan.tile, plan.stride, batch_size)
+    crop_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    plain = window_loop(model, stack, meta, plan.tile, plan.tile, batch_size)
+    plain_seconds = time.perf_counter() - start
+    margin = plan.tile
+    print("\n2. against peer approaches (same model, scene and batch size)")
+    print(f"   {'approach':<44}{'seconds':>8}{'seam ratio':>12}")
+    rows = [
+        (
+            "predict() (blended overlap-add, dask)",
+            min(e2e),
+            seam_ratio(result, plan.stride, margin),
+        ),
+        (
+            "loop over overlapping windows, core crop",
+            crop_seconds,
+            seam_ratio(cropped, plan.stride, margin),
+        ),
+        ("loop over non-overlapping windows", plain_seconds, seam_ratio(plain, plan.tile, margin)),
+    ]
+    for name, seconds, ratio in rows:
+        print(f"   {name:<44}{seconds:8.2f}{ratio:12.3f}")
+
+    # 3. memory, each size in a fresh process, zarr to zarr
+    if args.memory_sizes:
+        print("\n3. peak resident memory, zarr -> zarr in a subprocess (16 bands)")
+        peaks = []
+        for size in args.memory_sizes:
+            scene_path = work / f"scene-{size}.zarr"
+            smooth_scene(size, chunks=1024).to_zarr(scene_path, mode="w")
+            command = [
+                sys.executable,
+                __file__,
+                "--memory-child",
+                str(scene_path),
+                str(model_path),
+                str(work / f"ssm-{size}.zarr"),
+            ]
+            out = subprocess.run(command, capture_output=True, text=True, check=True)
+            figures = json.loads(out.stdout.strip().splitlines()[-1])
+            peaks.append(figures["peak_bytes"])
+            gb = figures["peak_bytes"] / 2**30
+            print(
+                f"   {size:>5} x {size:<5} peak {gb:5.2f} GiB in {figures['seconds']:6.1f} s"
+                f" ({size**2 / figures['seconds'] / 1e6:.2f} MP/s)   (goal < 3 GiB)"
+            )
+        if len(peaks) > 1:
+            growth = peaks[-1] / peaks[0] - 1
+            print(
+                f"   growth from the smallest to the largest scene: {growth:+.1%}"
+                "   (goal < +20 % for 4x the pixels)"
+            )
+
+
+if __name__ == "__main__":
+    main()
