@@ -1,0 +1,393 @@
+"""The observing-system simulator: physics, labels, reproducibility, laziness, arguments."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields, replace
+from pathlib import Path
+
+import dask.array
+import numpy as np
+import pyproj
+import pytest
+import xarray as xr
+from helpers import raise_if_dask_computes
+
+import xsoilmoist
+from xsoilmoist.synthetic import REGIONS, LandCoverClass, ObservingSystem, simulate_scene
+from xsoilmoist.synthetic import regions as region_parameters
+from xsoilmoist.synthetic.soil import saxton_rawls
+
+SMALL = (64, 64)
+
+
+def _corr(a, b) -> float:
+    a, b = np.ravel(a), np.ravel(b)
+    ok = np.isfinite(a) & np.isfinite(b)
+    return float(np.corrcoef(a[ok], b[ok])[0, 1])
+
+
+def _block_mean(values: np.ndarray, k: int = 5) -> np.ndarray:
+    """Mean over k x k pixel blocks of a (time, y, x) array (a 50 m multilook at 10 m)."""
+    t, ny, nx = values.shape
+    values = values[:, : ny // k * k, : nx // k * k]
+    return values.reshape(t, ny // k, k, nx // k, k).mean(axis=(2, 4))
+
+
+def _multilooked_db(db: np.ndarray) -> np.ndarray:
+    return 10.0 * np.log10(_block_mean(10.0 ** (db / 10.0)))
+
+
+def _uniform_cover(lai: float, region: str = "farmland"):
+    """A region covered by one class of constant LAI, without clouds: a controlled experiment."""
+    canopy = LandCoverClass("uniform", 1.0, lai, lai, 180, 250, 0.1, 0.961, 1.2)
+    return replace(REGIONS[region], land_cover=(canopy,), cloud_cover_mean=0.0)
+
+
+@pytest.fixture(scope="module")
+def farmland() -> xr.Dataset:
+    return simulate_scene(
+        "farmland", shape=SMALL, times=4, seed=0, coarse_resolution=160.0, n_stations=20
+    )
+
+
+@pytest.fixture(scope="module")
+def scenes() -> dict[str, xr.Dataset]:
+    return {
+        name: simulate_scene(name, shape=(48, 48), times=3, seed=1, coarse_resolution=160.0)
+        for name in REGIONS
+    }
+
+
+@pytest.fixture(scope="module")
+def by_canopy() -> dict[float, xr.Dataset]:
+    """The same scene (seed, terrain, soil, weather) under canopies of LAI 0, 2 and 4."""
+    return {
+        lai: simulate_scene(_uniform_cover(lai), shape=SMALL, times=6, seed=0, l_band=True)
+        for lai in (0.0, 2.0, 4.0)
+    }
+
+
+# ---------------------------------------------------------------------------
+# physics
+# ---------------------------------------------------------------------------
+
+
+def test_truth_stays_between_residual_and_saturated_content(scenes, farmland):
+    for ds in [*scenes.values(), farmland]:
+        truth = ds.ssm_true
+        assert bool((truth >= ds.sim_residual_moisture).all())
+        assert bool((truth <= ds.sim_saturated_moisture).all())
+        assert bool((ds.sim_residual_moisture < ds.sim_wilting_point).all())
+        assert bool((ds.sim_wilting_point < ds.sim_field_capacity).all())
+        assert bool((ds.sim_field_capacity < ds.sim_saturated_moisture).all())
+
+
+def test_pedotransfer_limits_are_ordered_over_the_texture_triangle():
+    sand, clay = np.meshgrid(np.linspace(0.02, 0.92, 40), np.linspace(0.02, 0.58, 40))
+    keep = sand + clay <= 0.97
+    for organic_matter in (0.5, 2.5, 6.0):
+        soil = saxton_rawls(sand[keep], clay[keep], organic_matter)
+        assert (soil.residual > 0).all()
+        assert (soil.residual < soil.wilting_point).all()
+        assert (soil.wilting_point < soil.field_capacity).all()
+        assert (soil.field_capacity < soil.saturation).all()
+        assert (soil.saturation < 0.7).all()
+    loam, clay_soil = saxton_rawls(0.4, 0.2, 2.5), saxton_rawls(0.2, 0.5, 2.5)
+    assert clay_soil.field_capacity > loam.field_capacity
+    assert clay_soil.ksat < loam.ksat
+
+
+def test_vv_rises_with_moisture_over_bare_soil(by_canopy):
+    bare = by_canopy[0.0]
+    r_pixel = _corr(bare.vv, bare.ssm_true)
+    r_50m = _corr(_multilooked_db(bare.vv.values), _block_mean(bare.ssm_true.values))
+    # measured (seed 0): 0.30 per 10 m pixel under 4-look speckle, 0.64 at 50 m
+    assert r_pixel > 0.15, r_pixel
+    assert r_50m > 0.4, r_50m
+
+
+def test_moisture_sensitivity_falls_as_vegetation_grows(by_canopy):
+    slopes = {}
+    for lai, ds in by_canopy.items():
+        slopes[lai] = np.polyfit(ds.ssm_true.values.ravel(), ds.vv.values.ravel(), 1)[0]
+    # measured: 11.4, 7.8 and 3.6 dB per m3/m3 under LAI 0, 2 and 4
+    assert slopes[0.0] > slopes[2.0] > slopes[4.0] > 0, slopes
+    assert slopes[4.0] < 0.5 * slopes[0.0], slopes
+
+
+def test_l_band_sees_soil_through_a_dense_canopy(by_canopy):
+    dense = by_canopy[4.0]
+    moisture = dense.ssm_true.values.ravel()
+    hh = np.polyfit(moisture, dense.hh.values.ravel(), 1)[0]
+    vv = np.polyfit(moisture, dense.vv.values.ravel(), 1)[0]
+    assert hh > 1.5 * vv, (hh, vv)
+
+
+def test_swir_reflectance_falls_with_moisture_and_most_in_swir(by_canopy):
+    bare = by_canopy[0.0]
+    assert _corr(bare.swir1, bare.ssm_true) < -0.7
+    moisture = bare.ssm_true.values.ravel()
+    log_slope = {
+        band: np.polyfit(moisture, np.log(bare[band].values.ravel()), 1)[0]
+        for band in ("red", "nir", "swir1", "swir2")
+    }
+    assert log_slope["swir1"] < log_slope["nir"] < 0, log_slope
+    assert log_slope["swir2"] < log_slope["red"] < 0, log_slope
+
+
+def test_convergent_terrain_is_wetter(farmland):
+    relative = (farmland.ssm_true - farmland.sim_residual_moisture) / (
+        farmland.sim_saturated_moisture - farmland.sim_residual_moisture
+    )
+    wetness = farmland.sim_twi.values
+    mean_relative = relative.mean("time").values
+    assert _corr(wetness, mean_relative) > 0.3
+    high, low = wetness > np.quantile(wetness, 0.9), wetness < np.quantile(wetness, 0.1)
+    truth = farmland.ssm_true.mean("time").values
+    assert truth[high].mean() > truth[low].mean() + 0.01
+
+
+def test_optical_bands_are_masked_exactly_under_clouds_and_shadows():
+    cloudy = simulate_scene(
+        replace(REGIONS["farmland"], cloud_cover_mean=0.5), shape=SMALL, times=6, seed=2
+    )
+    mask = cloudy.sim_cloud_mask.values
+    assert 0.05 < (mask > 0).mean() < 0.95
+    assert set(np.unique(mask).tolist()) <= {0, 1, 2}
+    for band in ("blue", "green", "red", "nir", "swir1", "swir2"):
+        values = cloudy[band].values
+        assert np.isnan(values[mask > 0]).all()
+        assert np.isfinite(values[mask == 0]).all()
+        assert ((values[mask == 0] >= 0) & (values[mask == 0] <= 1)).all()
+    assert np.isfinite(cloudy.vv).all()  # radar sees through clouds
+
+
+def test_vegetation_grows_through_the_season_and_lai_products_are_coarse(farmland):
+    season = farmland.sim_lai.mean(("y", "x")).values
+    assert season[-1] > season[0] + 0.5
+    # 500 m product cells over a 640 m scene: at most 3 x 3 distinct values per date
+    for step in range(farmland.sizes["time"]):
+        assert np.unique(farmland.lai.isel(time=step).values).size <= 9
+    ratio = float(farmland.lai.mean() / farmland.sim_lai.mean())
+    assert 0.7 < ratio < 1.3
+    np.testing.assert_allclose(farmland.fpar, 1.0 - np.exp(-0.5 * farmland.lai), rtol=1e-5)
+
+
+def test_irrigated_oasis_is_wetter_than_the_desert():
+    oasis = simulate_scene("arid_basin", shape=(96, 96), times=4, seed=4)
+    names = [c.name for c in REGIONS["arid_basin"].land_cover]
+    cover = oasis.sim_land_cover.values
+    truth = oasis.ssm_true.mean("time").values
+    maize, bare = cover == names.index("maize"), cover == names.index("bare")
+    assert maize.any() and bare.any()
+    assert truth[maize].mean() > truth[bare].mean() + 0.03
+
+
+def test_regions_differ_in_their_statistics(scenes):
+    farm, alpine, arid = scenes["farmland"], scenes["alpine_grassland"], scenes["arid_basin"]
+    assert float(arid.ssm_true.mean()) < float(farm.ssm_true.mean()) - 0.05
+    assert float(alpine.slope.mean()) > 3 * float(farm.slope.mean())
+    assert float(alpine.elevation.mean()) > 4000 > float(arid.elevation.mean()) > 1000
+    assert float(arid.t2m.mean()) > float(alpine.t2m.mean()) + 5
+    assert float(arid.sim_sand.mean()) > float(farm.sim_sand.mean()) + 0.2
+    assert float(arid.red.mean()) > float(farm.red.mean())
+
+
+# ---------------------------------------------------------------------------
+# labels
+# ---------------------------------------------------------------------------
+
+
+def test_coarse_labels_equal_footprint_means_within_the_stated_noise(farmland):
+    label = farmland.ssm_coarse
+    bias, sd = label.attrs["bias"], label.attrs["noise_sd"]
+    ids = farmland.footprint_id.values
+    coverage = farmland.sim_footprint_coverage.values
+    truth = farmland.ssm_true.values
+    values = label.values
+    z_scores = []
+    for footprint in np.unique(ids):
+        inside = ids == footprint
+        labels_here = values[:, inside]
+        if coverage[inside][0] < label.attrs["min_footprint_coverage"]:
+            assert np.isnan(labels_here).all()
+            continue
+        assert (labels_here == labels_here[:, :1]).all()  # constant within the footprint
+        footprint_mean = truth[:, inside].mean(axis=1)
+        z_scores.extend((labels_here[:, 0] - footprint_mean - bias) / sd)
+    z_scores = np.array(z_scores)
+    assert z_scores.size >= 8
+    assert np.abs(z_scores).max() < 5
+    assert abs(z_scores.mean()) < 1.5
+
+
+def test_station_values_equal_truth_at_their_pixels_within_the_stated_noise(farmland):
+    stations = farmland.station_ssm
+    assert stations.dims == ("station", "time") and stations.sizes["station"] == 20
+    rows, cols = farmland.station_row.values, farmland.station_col.values
+    np.testing.assert_array_equal(farmland.station_x, farmland.x.values[cols])
+    np.testing.assert_array_equal(farmland.station_y, farmland.y.values[rows])
+    truth = farmland.ssm_true.values[:, rows, cols].T
+    error = stations.values - truth
+    offset_sd, noise_sd = stations.attrs["representativeness_sd"], stations.attrs["noise_sd"]
+    assert np.abs(error).max() < 5 * np.hypot(offset_sd, noise_sd)
+    # the per-reading part varies over time; the representativeness part does not
+    within = error - error.mean(axis=1, keepdims=True)
+    assert within.std() < 2 * noise_sd
+    assert len(set(zip(rows.tolist(), cols.tolist(), strict=True))) == 20
+
+
+# ---------------------------------------------------------------------------
+# the Dataset: names, units, CRS, attrs
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("region", "epsg"), [("farmland", 32652), ("alpine_grassland", 32646), ("arid_basin", 32647)]
+)
+def test_crs_and_coordinates(scenes, region, epsg):
+    ds = scenes[region]
+    assert ds.rio.crs.to_epsg() == epsg
+    assert np.all(np.diff(ds.y) == -10.0) and np.all(np.diff(ds.x) == 10.0)
+    assert ds.vv.dims == ("time", "y", "x") and ds.elevation.dims == ("y", "x")
+    to_wgs84 = pyproj.Transformer.from_crs(epsg, 4326, always_xy=True)
+    lon, lat = to_wgs84.transform(float(ds.x.mean()), float(ds.y.mean()))
+    params = REGIONS[region]
+    assert abs(lat - params.latitude) < 0.01 and abs(lon - params.longitude) < 0.01
+    assert ds.x.attrs["units"] == "m" and ds.y.attrs["units"] == "m"
+
+
+def test_attrs_say_simulated_and_record_every_parameter(farmland):
+    attrs = farmland.attrs
+    assert attrs["simulated"] == "yes" and "SIMULATED" in attrs["title"]
+    json.dumps(attrs)  # JSON-able
+    parameters = json.loads(attrs["simulation_parameters"])
+    assert parameters["seed"] == 0 and parameters["shape"] == [64, 64]
+    assert parameters["region"]["name"] == "farmland"
+    assert parameters["region"]["hydrology"]["layer_depth"] == 50.0
+    assert parameters["observing_system"]["looks"] == ObservingSystem().looks
+    assert len(parameters["times"]) == 4
+    for name, da in farmland.variables.items():
+        if name in farmland.data_vars:
+            assert "units" in da.attrs and "long_name" in da.attrs, name
+            assert "SIMULATED" in da.attrs["comment"], name
+
+
+def test_docs_describe_every_parameter():
+    page = (Path(__file__).resolve().parents[1] / "docs" / "simulator.rst").read_text()
+    for parameters in (
+        region_parameters.Region,
+        region_parameters.Climate,
+        region_parameters.TerrainShape,
+        region_parameters.SoilTexture,
+        region_parameters.Hydrology,
+        region_parameters.LandCoverClass,
+        region_parameters.ObservingSystem,
+    ):
+        undocumented = [f.name for f in fields(parameters) if f"``{f.name}``" not in page]
+        assert not undocumented, (parameters.__name__, undocumented)
+
+
+def test_output_is_already_standardized(farmland):
+    out = xsoilmoist.standardize(farmland)
+    for name in farmland.data_vars:
+        xr.testing.assert_equal(out[name], farmland[name])
+    assert out.rio.crs == farmland.rio.crs
+    expected_units = {"vv": "dB", "angle": "degree", "swir2": "1", "lai": "m2 m-2", "tp": "mm"}
+    for name, units in expected_units.items():
+        assert farmland[name].attrs["units"] == units
+
+
+def test_times_default_count_and_dates():
+    default = simulate_scene(shape=(8, 8), n_stations=2, coarse_resolution=80.0)
+    assert default.sizes["time"] == 8
+    assert (np.diff(default.time.values) == np.timedelta64(12, "D")).all()
+    assert str(default.time.values[0])[:10] == REGIONS["farmland"].default_start
+    counted = simulate_scene(shape=(8, 8), times=3, n_stations=2, coarse_resolution=80.0)
+    assert counted.sizes["time"] == 3
+    dates = ["2020-07-01", "2020-07-04", "2020-08-20"]
+    explicit = simulate_scene(shape=(8, 8), times=dates, n_stations=2, coarse_resolution=80.0)
+    np.testing.assert_array_equal(explicit.time.values, np.array(dates, dtype="datetime64[ns]"))
+
+
+# ---------------------------------------------------------------------------
+# reproducibility, chunking, laziness
+# ---------------------------------------------------------------------------
+
+
+def test_same_seed_same_scene_other_seed_other_scene(farmland):
+    again = simulate_scene(
+        "farmland", shape=SMALL, times=4, seed=0, coarse_resolution=160.0, n_stations=20
+    )
+    xr.testing.assert_identical(again, farmland)
+    other = simulate_scene(
+        "farmland", shape=SMALL, times=4, seed=1, coarse_resolution=160.0, n_stations=20
+    )
+    assert not np.array_equal(other.ssm_true.values, farmland.ssm_true.values)
+    assert not np.array_equal(other.elevation.values, farmland.elevation.values)
+
+
+def test_chunking_does_not_change_a_single_value():
+    arguments = dict(shape=(40, 56), times=3, seed=7, coarse_resolution=120.0, l_band=True)
+    whole = simulate_scene("alpine_grassland", **arguments)
+    for chunks in ((16, 24), 13, {"y": 40, "x": 20}):
+        chunked = simulate_scene("alpine_grassland", chunks=chunks, **arguments).compute()
+        xr.testing.assert_identical(chunked, whole)
+
+
+def test_chunked_scene_is_lazy():
+    with raise_if_dask_computes():
+        ds = simulate_scene(shape=SMALL, times=3, chunks=32, coarse_resolution=160.0)
+    for name in ("vv", "blue", "lai", "fpar", "ssm_true", "ssm_coarse", "station_ssm", "sim_sand"):
+        assert isinstance(ds[name].data, dask.array.Array), name
+    assert ds.vv.data.chunks == ((3,), (32, 32), (32, 32))
+    assert np.isfinite(ds.ssm_true.values).all()
+
+
+# ---------------------------------------------------------------------------
+# bad arguments
+# ---------------------------------------------------------------------------
+
+
+def test_bad_parameter_objects_are_refused():
+    with pytest.raises(ValueError, match="looks must be a whole number"):
+        ObservingSystem(looks=4.4)
+    with pytest.raises(ValueError, match="min_footprint_coverage"):
+        ObservingSystem(min_footprint_coverage=0.0)
+    with pytest.raises(ValueError, match="at least one land-cover class"):
+        replace(REGIONS["farmland"], land_cover=())
+
+
+def test_unknown_region_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="unknown region 'desert'") as info:
+        simulate_scene("desert", shape=(8, 8))
+    for name in REGIONS:
+        assert name in str(info.value)
+
+
+@pytest.mark.parametrize("shape", [(0, 10), (10,), "64", (10.5, 10), (2, 64), (8, True), None])
+def test_bad_shape(shape):
+    with pytest.raises(ValueError, match="shape must be two integers"):
+        simulate_scene(shape=shape)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"coarse_resolution": 25.0}, "whole multiple of the resolution"),
+        ({"resolution": -10.0}, "resolution must be a positive number"),
+        ({"times": ["2021-06-13", "2021-06-01"]}, "times must be increasing"),
+        ({"times": ["2021-06-01 10:00", "2021-06-01 22:00"]}, "at most one overpass per day"),
+        ({"times": ["not a date"]}, "could not read"),
+        ({"times": 0}, "at least 1"),
+        ({"chunks": {"time": 1}}, "chunks may only split 'y' and 'x'"),
+        ({"chunks": -4}, "chunks must be None, a positive integer"),
+        ({"n_stations": 100}, "n_stations must be an integer from 0"),
+        ({"seed": -1}, "seed must be a non-negative integer"),
+        ({"l_band": "yes"}, "l_band must be True or False"),
+    ],
+)
+def test_bad_arguments_raise_clear_errors(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        simulate_scene(**{"shape": (8, 8), "coarse_resolution": 80.0, **arguments})

@@ -1,0 +1,343 @@
+"""One block of a scene: every per-pixel field, from soil to sensors.
+
+:func:`simulate_block` makes all per-pixel fields of a block of the scene
+from its terrain (elevation, slope, aspect, wetness index) and a
+:class:`BlockContext` (seed, parameters, coarse weather, overpass days). It
+reads nothing else, and every random number it draws is a function of the
+seed and the pixels' absolute grid indices or CRS coordinates, so a block
+gives the same values whether the scene is made whole or in chunks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dask.array
+import numpy as np
+import xarray as xr
+
+from xsoilmoist.catalogue import BANDS
+from xsoilmoist.synthetic import optical, sar
+from xsoilmoist.synthetic.random_fields import stream_key
+from xsoilmoist.synthetic.regions import OPTICAL_BANDS, ObservingSystem, Region
+from xsoilmoist.synthetic.soil import clip_texture, saxton_rawls, texture_fields
+from xsoilmoist.synthetic.vegetation import lai_on_day, vegetation_maps
+from xsoilmoist.synthetic.water_balance import (
+    day_length,
+    equilibrium_moisture,
+    simulate_water_balance,
+)
+from xsoilmoist.synthetic.weather import CoarseWeather, bilinear_weights
+
+__all__ = [
+    "BLOCK_FIELDS",
+    "EPOCH",
+    "TIME_YX",
+    "YX",
+    "BlockContext",
+    "block_template",
+    "simulate_block",
+]
+
+#: Day 0 of the day numbers (the irrigation calendar, orbits, per-date random streams).
+EPOCH = np.datetime64("1970-01-01", "D")
+TIME_YX = ("time", "y", "x")
+YX = ("y", "x")
+
+#: name -> (dims, dtype, units, long_name) of the per-pixel fields made block by block.
+BLOCK_FIELDS: dict[str, tuple[tuple[str, ...], str, str, str]] = {
+    **{pol: (TIME_YX, "float32", "dB", BANDS[pol].long_name) for pol in ("vv", "vh", "hh", "hv")},
+    "angle": (TIME_YX, "float32", "degree", "SAR incidence angle on the ellipsoid"),
+    **{band: (TIME_YX, "float32", "1", BANDS[band].long_name) for band in OPTICAL_BANDS},
+    "t2m": (TIME_YX, "float32", "degC", "daily mean air temperature at 2 m (ERA5-like grid)"),
+    "tp": (
+        TIME_YX,
+        "float32",
+        "mm",
+        "total precipitation of the overpass day (ERA5-like grid)",
+    ),
+    "ssm_true": (TIME_YX, "float32", "m3 m-3", "true surface soil moisture, 0-5 cm"),
+    "sim_lai": (
+        TIME_YX,
+        "float32",
+        "m2 m-2",
+        "true leaf area index at 10 m (simulation internal)",
+    ),
+    "sim_cloud_mask": (
+        TIME_YX,
+        "uint8",
+        "1",
+        "optical cloud mask: 0 clear, 1 cloud, 2 cloud shadow (simulation internal)",
+    ),
+    "sim_sand": (YX, "float32", "1", "sand mass fraction (simulation internal)"),
+    "sim_clay": (YX, "float32", "1", "clay mass fraction (simulation internal)"),
+    "sim_land_cover": (YX, "uint8", "1", "land-cover class (simulation internal)"),
+    "sim_rms_height": (YX, "float32", "cm", "surface rms height (simulation internal)"),
+    "sim_residual_moisture": (
+        YX,
+        "float32",
+        "m3 m-3",
+        "residual (air-dry) water content (simulation internal)",
+    ),
+    "sim_wilting_point": (
+        YX,
+        "float32",
+        "m3 m-3",
+        "water content at 1500 kPa (simulation internal)",
+    ),
+    "sim_field_capacity": (
+        YX,
+        "float32",
+        "m3 m-3",
+        "water content at 33 kPa (simulation internal)",
+    ),
+    "sim_saturated_moisture": (
+        YX,
+        "float32",
+        "m3 m-3",
+        "saturated water content (simulation internal)",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class BlockContext:
+    """Everything a block needs besides its terrain fields.
+
+    Attributes
+    ----------
+    seed, region, observing, resolution
+        The scene's seed, parameters and pixel size (m).
+    centre
+        Scene centre ``(x, y)`` in the CRS (the swath's incidence gradient).
+    l_band
+        Whether to simulate ``hh`` and ``hv``.
+    weather
+        Coarse weather of every simulated day, spin-up included.
+    output_days
+        Index into ``weather.days`` of each overpass.
+    twi_mean, twi_sd
+        The whole scene's wetness-index mean and standard deviation.
+    """
+
+    seed: int
+    region: Region
+    observing: ObservingSystem
+    resolution: float
+    centre: tuple[float, float]
+    l_band: bool
+    weather: CoarseWeather
+    output_days: np.ndarray
+    twi_mean: float
+    twi_sd: float
+
+    @property
+    def doy(self) -> np.ndarray:
+        """Day of year of each simulated day."""
+        days = self.weather.days
+        return ((days - days.astype("datetime64[Y]")).astype(np.int64) + 1).astype(np.float64)
+
+    @property
+    def day_number(self) -> np.ndarray:
+        """Days since 1970-01-01 of each simulated day."""
+        return (self.weather.days - EPOCH).astype(np.int64)
+
+    def field_names(self) -> list[str]:
+        """Names of the fields a block returns."""
+        return [n for n in BLOCK_FIELDS if self.l_band or n not in ("hh", "hv")]
+
+
+def _interpolate_cells(cells: np.ndarray, rows, columns) -> np.ndarray:
+    """Bilinear interpolation of a ``(cell_y, cell_x)`` field onto a block's pixels."""
+    (r0, wy), (c0, wx) = rows, columns
+    upper = cells[r0][:, c0] * (1.0 - wx) + cells[r0][:, c0 + 1] * wx
+    lower = cells[r0 + 1][:, c0] * (1.0 - wx) + cells[r0 + 1][:, c0 + 1] * wx
+    return upper * (1.0 - wy)[:, None] + lower * wy[:, None]
+
+
+def _radar(
+    context: BlockContext,
+    moisture: np.ndarray,
+    lai: np.ndarray,
+    local_angle: np.ndarray,
+    rms_height: np.ndarray,
+    indices: tuple,
+) -> dict[str, np.ndarray]:
+    """Backscatter (dB) of one date in every simulated polarisation."""
+    observing = context.observing
+    bands = {"vv": ("c", observing.wcm_vv), "vh": ("c", observing.wcm_vh)}
+    if context.l_band:
+        bands.update(hh=("l", observing.wcm_hh), hv=("l", observing.wcm_hv))
+    out = {}
+    for pol, (band, (a, b)) in bands.items():
+        frequency = observing.c_band_frequency if band == "c" else observing.l_band_frequency
+        floor_db = (
+            observing.noise_equivalent_sigma0_c
+            if band == "c"
+            else observing.noise_equivalent_sigma0_l
+        )
+        ks = sar.wavenumber(frequency) * rms_height
+        soil = 10.0 ** (sar.bare_soil_db(pol, moisture, local_angle, ks) / 10.0)
+        total = sar.water_cloud(soil, lai, local_angle, a, b) + 10.0 ** (floor_db / 10.0)
+        noise = sar.speckle(stream_key(context.seed, f"speckle_{pol}"), observing.looks, *indices)
+        out[pol] = sar.to_db(total * noise)
+    return out
+
+
+def _optical(
+    context: BlockContext,
+    moisture: np.ndarray,
+    saturation: np.ndarray,
+    lai: np.ndarray,
+    mask: np.ndarray,
+    indices: tuple,
+) -> dict[str, np.ndarray]:
+    """Reflectance of one date in the six optical bands, NaN under clouds and shadows."""
+    observing = context.observing
+    relative_saturation = moisture / saturation
+    out = {}
+    for i, band in enumerate(OPTICAL_BANDS):
+        soil = optical.soil_reflectance(
+            context.region.soil.dry_reflectance[i],
+            observing.moisture_darkening[i],
+            relative_saturation,
+        )
+        value = optical.reflectance(
+            soil, lai, observing.vegetation_reflectance[i], observing.canopy_extinction[i]
+        )
+        key = stream_key(context.seed, f"reflectance_noise_{band}")
+        value = optical.add_noise(value, key, observing.reflectance_noise, *indices)
+        out[band] = np.where(mask == optical.CLEAR, value, np.nan)
+    return out
+
+
+def simulate_block(static: xr.Dataset, context: BlockContext) -> xr.Dataset:
+    """Every per-pixel field of one block of the scene."""
+    region, observing, seed, resolution = (
+        context.region,
+        context.observing,
+        context.seed,
+        context.resolution,
+    )
+    y = static["y"].values
+    x = static["x"].values
+    absolute_rows = np.round(y / resolution).astype(np.int64)[:, None]
+    absolute_columns = np.round(x / resolution).astype(np.int64)[None, :]
+    elevation = static["elevation"].values
+    vegetation = vegetation_maps(seed, y, x, region, resolution)
+    sand, clay = texture_fields(
+        (stream_key(seed, "sand"), stream_key(seed, "clay")), y, x, region.soil, resolution
+    )
+    sand, clay = clip_texture(sand + vegetation.sand_offset, clay + vegetation.clay_offset)
+    soil = saxton_rawls(sand, clay, region.soil.organic_matter)
+    theta_eq = equilibrium_moisture(
+        static["twi"].values,
+        context.twi_mean,
+        context.twi_sd,
+        soil.residual,
+        soil.saturation,
+        region.hydrology,
+        field_capacity=soil.field_capacity,
+        irrigated=vegetation.irrigation_interval > 0,
+    )
+    weather = context.weather
+    rows = bilinear_weights(y, weather.cell_y)
+    columns = bilinear_weights(x, weather.cell_x)
+    doy = context.doy
+    day_number = context.day_number
+    moisture = simulate_water_balance(
+        doy=doy,
+        day_number=day_number,
+        day_hours=day_length(region.latitude, doy),
+        cell_precipitation=weather.precipitation,
+        cell_temperature=weather.temperature,
+        rows=rows,
+        columns=columns,
+        height_above_reference=elevation - region.terrain.base_elevation,
+        soil=soil,
+        theta_eq=theta_eq,
+        vegetation=vegetation,
+        output_days=context.output_days,
+        hydrology=region.hydrology,
+    )
+
+    names = context.field_names()
+    shape = (context.output_days.size, y.size, x.size)
+    dated_fields = {
+        name: np.empty(shape, dtype=BLOCK_FIELDS[name][1])
+        for name in names
+        if BLOCK_FIELDS[name][0] == TIME_YX
+    }
+    slope = static["slope"].values
+    aspect = static["aspect"].values
+    incidence_pair = (observing.incidence_ascending, observing.incidence_descending)
+    for step, day in enumerate(context.output_days):
+        number = int(day_number[day])
+        indices = (number, absolute_rows, absolute_columns)
+        theta = moisture[step].astype(np.float64)
+        lai = lai_on_day(vegetation, doy[day])
+        centre_angle, look_azimuth = sar.look_geometry(
+            number, incidence_pair, observing.heading_ascending
+        )
+        angle = sar.incidence_angle(
+            y, x, context.centre, centre_angle, look_azimuth, observing.incidence_gradient
+        )
+        local_angle = sar.local_incidence(angle, slope, aspect, look_azimuth)
+        radar = _radar(context, theta, lai, local_angle, vegetation.rms_height, indices)
+        cover = optical.cloud_cover(seed, number, region.cloud_cover_mean)
+        offset = optical.shadow_offset(
+            region.latitude, int(doy[day]), observing.overpass_solar_time, observing.cloud_height
+        )
+        mask = optical.cloud_mask(seed, number, y, x, cover, offset, resolution)
+        reflectances = _optical(context, theta, soil.saturation, lai, mask, indices)
+        dated = {
+            **radar,
+            **reflectances,
+            "angle": angle,
+            "t2m": _interpolate_cells(weather.temperature[day], rows, columns),
+            "tp": _interpolate_cells(weather.precipitation[day], rows, columns),
+            "ssm_true": theta,
+            "sim_lai": lai,
+            "sim_cloud_mask": mask,
+        }
+        for name, values in dated_fields.items():
+            values[step] = dated[name]
+    static_fields = {
+        "sim_sand": sand,
+        "sim_clay": clay,
+        "sim_land_cover": vegetation.land_cover,
+        "sim_rms_height": vegetation.rms_height,
+        "sim_residual_moisture": soil.residual,
+        "sim_wilting_point": soil.wilting_point,
+        "sim_field_capacity": soil.field_capacity,
+        "sim_saturated_moisture": soil.saturation,
+    }
+    variables = {}
+    for name in names:
+        dims, dtype = BLOCK_FIELDS[name][:2]
+        if dims == TIME_YX:
+            variables[name] = (dims, dated_fields[name])
+        else:
+            variables[name] = (dims, static_fields[name].astype(dtype))
+    return xr.Dataset(
+        variables, coords={"time": static["time"], "y": static["y"], "x": static["x"]}
+    )
+
+
+def block_template(static: xr.Dataset, context: BlockContext) -> xr.Dataset:
+    """Lazy stand-in with the dims, dtypes and chunks :func:`simulate_block` returns."""
+    chunks = {"time": (static.sizes["time"],), "y": static.chunks["y"], "x": static.chunks["x"]}
+    variables = {}
+    for name in context.field_names():
+        dims, dtype = BLOCK_FIELDS[name][:2]
+        variables[name] = (
+            dims,
+            dask.array.empty(
+                tuple(static.sizes[d] for d in dims),
+                chunks=tuple(chunks[d] for d in dims),
+                dtype=dtype,
+            ),
+        )
+    return xr.Dataset(
+        variables, coords={"time": static["time"], "y": static["y"], "x": static["x"]}
+    )

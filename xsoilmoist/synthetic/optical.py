@@ -1,0 +1,168 @@
+"""Optical reflectance: wet-soil darkening, the canopy, clouds and their shadows.
+
+Soil
+    Reflectance falls exponentially with moisture (Lobell & Asner 2002,
+    "Moisture effects on soil reflectance", Soil Science Society of America
+    Journal 66:722-727, who found the exponential form and the strongest
+    effect in the shortwave infrared): ``R_soil = R_dry exp(-c S)`` with
+    ``S = theta / theta_s`` the relative saturation and ``c`` per band
+    (``ObservingSystem.moisture_darkening``: a saturated soil keeps about
+    60 % of its dry reflectance in the visible and NIR and about 45 % in the
+    SWIR).
+Canopy
+    The semi-empirical exponential model of Baret & Guyot (1991), "Potentials
+    and limits of vegetation indices for LAI and APAR assessment", Remote
+    Sensing of Environment 35:161-173: ``R = R_inf + (R_soil - R_inf)
+    exp(-K LAI)``, with ``R_inf`` the reflectance of an infinitely thick
+    canopy and ``K`` the band's extinction.
+Noise
+    Additive Gaussian noise of standard deviation ``reflectance_noise``
+    (hashed per band, date and pixel); reflectances are kept within 0-1.
+Clouds and shadows
+    Each date draws a cloud fraction from a beta distribution with the
+    region's mean and concentration 2 (U-shaped: many clear and many
+    overcast scenes). Clouds are where a large-scale fractal field exceeds
+    the standard-normal quantile of that fraction; their shadows fall
+    ``h tan(SZA)`` away from the sun (``h``: cloud height), with the solar
+    zenith angle ``SZA`` and azimuth at the overpass (declination after
+    Cooper 1969, Solar Energy 12:333-346; hour angle from the local solar
+    time). Optical bands are NaN under clouds and shadows.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from statistics import NormalDist
+
+import numpy as np
+
+from xsoilmoist.synthetic.random_fields import fbm, normal, stream_key
+
+__all__ = [
+    "CLEAR",
+    "CLOUD",
+    "SHADOW",
+    "add_noise",
+    "cloud_cover",
+    "cloud_mask",
+    "reflectance",
+    "shadow_offset",
+    "soil_reflectance",
+    "solar_position",
+]
+
+#: Values of the ``sim_cloud_mask`` variable.
+CLEAR, CLOUD, SHADOW = 0, 1, 2
+_CLOUD_SCALE = 4000.0
+
+
+def soil_reflectance(dry, darkening, relative_saturation):
+    """Reflectance of moist soil, ``R_dry exp(-c S)`` (Lobell & Asner 2002).
+
+    Examples
+    --------
+    >>> round(float(soil_reflectance(0.3, 0.8, 1.0)), 3)
+    0.135
+    """
+    return dry * np.exp(-darkening * np.asarray(relative_saturation))
+
+
+def reflectance(soil, lai, vegetation: float, extinction: float):
+    """Canopy reflectance over soil (Baret & Guyot 1991).
+
+    Examples
+    --------
+    >>> float(reflectance(0.2, 0.0, 0.45, 0.45))  # bare: the soil
+    0.2
+    >>> round(float(reflectance(0.2, 10.0, 0.45, 0.45)), 2)  # dense: the canopy
+    0.45
+    """
+    return vegetation + (soil - vegetation) * np.exp(-extinction * np.asarray(lai))
+
+
+def solar_position(latitude: float, doy: int, solar_time: float) -> tuple[float, float]:
+    """Solar zenith and azimuth (degrees clockwise from north) at a local solar time.
+
+    Examples
+    --------
+    >>> zenith, azimuth = solar_position(46.8, 172, 10.5)
+    >>> round(zenith), 90 < azimuth < 180  # mid-morning in June: south-east
+    (30, True)
+    """
+    declination = math.radians(23.45) * math.sin(2.0 * math.pi * (284 + doy) / 365.0)
+    hour_angle = math.radians(15.0 * (solar_time - 12.0))
+    phi = math.radians(latitude)
+    cos_zenith = math.sin(phi) * math.sin(declination) + math.cos(phi) * math.cos(
+        declination
+    ) * math.cos(hour_angle)
+    zenith = math.acos(min(max(cos_zenith, -1.0), 1.0))
+    sin_zenith = max(math.sin(zenith), 1e-9)
+    cos_azimuth = (math.sin(declination) - math.sin(phi) * cos_zenith) / (
+        math.cos(phi) * sin_zenith
+    )
+    azimuth = math.degrees(math.acos(min(max(cos_azimuth, -1.0), 1.0)))
+    if hour_angle > 0:
+        azimuth = 360.0 - azimuth
+    return math.degrees(zenith), azimuth
+
+
+def shadow_offset(
+    latitude: float, doy: int, solar_time: float, cloud_height: float
+) -> tuple[float, float]:
+    """Ground displacement ``(dx, dy)`` in metres from a cloud to its shadow.
+
+    Examples
+    --------
+    >>> dx, dy = shadow_offset(46.8, 172, 10.5, 1000.0)
+    >>> dx < 0 and dy > 0  # sun in the south-east: shadows to the north-west
+    True
+    """
+    zenith, azimuth = solar_position(latitude, doy, solar_time)
+    length = cloud_height * math.tan(math.radians(min(zenith, 85.0)))
+    away = math.radians(azimuth + 180.0)
+    return length * math.sin(away), length * math.cos(away)
+
+
+def cloud_cover(seed: int, day_number: int, mean: float) -> float:
+    """The cloud fraction of one date: beta-distributed with mean ``mean``, concentration 2.
+
+    Examples
+    --------
+    >>> cloud_cover(0, 18779, 0.0)
+    0.0
+    >>> 0.0 <= cloud_cover(0, 18779, 0.4) <= 1.0
+    True
+    """
+    if mean <= 0.0:
+        return 0.0
+    if mean >= 1.0:
+        return 1.0
+    rng = np.random.default_rng([seed, zlib.crc32(b"cloud_cover"), int(day_number)])
+    return float(rng.beta(2.0 * mean, 2.0 * (1.0 - mean)))
+
+
+def cloud_mask(
+    seed: int,
+    day_number: int,
+    y: np.ndarray,
+    x: np.ndarray,
+    cover: float,
+    offset: tuple[float, float],
+    resolution: float,
+) -> np.ndarray:
+    """``CLEAR``, ``CLOUD`` or ``SHADOW`` (uint8) on the grid ``y`` by ``x`` for one date."""
+    if cover <= 0.0:
+        return np.zeros((y.size, x.size), dtype=np.uint8)
+    threshold = NormalDist().inv_cdf(1.0 - cover) if cover < 1.0 else -np.inf
+    key = stream_key(seed, f"clouds_{int(day_number)}")
+    finest = max(4.0 * resolution, 40.0)
+    cloud = fbm(key, y, x, scale=_CLOUD_SCALE, finest=finest) > threshold
+    dx, dy = offset
+    shadow = fbm(key, y - dy, x - dx, scale=_CLOUD_SCALE, finest=finest) > threshold
+    return np.where(cloud, CLOUD, np.where(shadow, SHADOW, CLEAR)).astype(np.uint8)
+
+
+def add_noise(values: np.ndarray, key: int, sd: float, *indices) -> np.ndarray:
+    """``values`` plus hashed Gaussian noise, kept within 0-1."""
+    return np.clip(values + sd * normal(key, *indices), 0.0, 1.0)
