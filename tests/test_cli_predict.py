@@ -10,8 +10,8 @@ from test_inference import model_path, scene  # noqa: F401
 
 pytest.importorskip("torch")
 
-from xsoilmoist.cli import main  # noqa: E402
-from xsoilmoist.inference import predict  # noqa: E402
+from xsoilmoist.cli import main
+from xsoilmoist.inference import predict
 
 
 @pytest.fixture(autouse=True)
@@ -68,7 +68,9 @@ def test_exit_codes(scene_zarr, model_path, tmp_path, capsys):  # noqa: F811
     assert main(args) == 2  # exists
     assert "exists" in capsys.readouterr().err
     assert main([*args, "--overwrite"]) == 0
-    code = main([*args, "--overwrite", "--scheduler", "tcp://127.0.0.1:1"])
+    code = main(
+        [*args, "--overwrite", "--scheduler", "tcp://127.0.0.1:1", "--connect-timeout", "1"]
+    )
     assert code == 4
     assert "cannot reach the dask scheduler" in capsys.readouterr().err
 

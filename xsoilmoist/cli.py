@@ -67,7 +67,7 @@ def _predict(args: argparse.Namespace) -> int:
         from distributed import Client
 
         try:
-            client = Client(args.scheduler, timeout="20s")
+            client = Client(args.scheduler, timeout=f"{args.connect_timeout}s")
         except OSError as err:
             print(
                 f"xsoilmoist predict: error: cannot reach the dask scheduler at "
@@ -117,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("output", help="output .zarr store or .tif (Cloud-Optimized GeoTIFF)")
     pred.add_argument("--model", default="default", help="model name or .safetensors path")
     pred.add_argument("--scheduler", help="address of a dask-distributed scheduler")
+    pred.add_argument(
+        "--connect-timeout", type=float, default=20.0, help="seconds to reach the scheduler"
+    )
     pred.add_argument("--tile", type=int, help="tile size in pixels (default: model card)")
     pred.add_argument("--overlap", type=int, help="tile overlap in pixels (default: model card)")
     pred.add_argument("--progress", action="store_true", help="show a progress bar")
