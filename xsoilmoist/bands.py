@@ -416,9 +416,10 @@ def _derive(name: str, out: dict[str, xr.DataArray]) -> xr.DataArray:
         try:
             values = slope(out["elevation"]).astype(np.float32)
         except ValueError as err:
+            source = out["elevation"].attrs["source_variable"]
             raise StandardizeError(
-                f"cannot derive 'slope' from 'elevation' ({out['elevation'].attrs['source_variable']!r}): "
-                f"{err}. Fix the DEM as said, add a 'slope' band, or pass derive=False"
+                f"cannot derive 'slope' from 'elevation' ({source!r}): {err}. Fix the DEM as "
+                "said, add a 'slope' band, or pass derive=False"
             ) from None
     elif name == "ndvi":
         nir, red = out["nir"], out["red"]
