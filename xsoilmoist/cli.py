@@ -24,7 +24,7 @@ EXIT_CODES = """exit codes:
 def _demo(args: argparse.Namespace) -> int:
     from xsoilmoist.demo import run_demo
 
-    run_demo(args.output, site=args.site)
+    run_demo(args.output, site=args.site, model=args.model)
     return 0
 
 
@@ -98,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run the demonstration on the real sample data")
     demo.add_argument("--output", default="xsoilmoist-demo", help="output folder")
     demo.add_argument("--site", default=0, help="BigEarthNet site index or patch name")
+    demo.add_argument("--model", default="default", help="model name or .safetensors path")
     demo.set_defaults(func=_demo)
     chk = sub.add_parser("check", help="report the modalities and units found in a scene")
     chk.add_argument("scene", help="zarr store, netCDF file, GeoTIFF/VRT or folder of GeoTIFFs")

@@ -1,4 +1,4 @@
-"""``xsoilmoist demo``: what the package does today, on real sample data, offline."""
+"""``xsoilmoist demo``: the package end to end on bundled data and the bundled model, offline."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from xsoilmoist.report import check
 __all__ = ["run_demo"]
 
 
-def _quicklook(std: xr.Dataset, title: str, path: Path) -> None:
+def _inputs_quicklook(std: xr.Dataset, title: str, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -42,11 +42,62 @@ def _quicklook(std: xr.Dataset, title: str, path: Path) -> None:
     plt.close(fig)
 
 
-def run_demo(output: str | Path = "xsoilmoist-demo", site: int | str = 0) -> list[Path]:
-    """Standardize a real Sentinel-1/Sentinel-2 pair and write a GeoTIFF and a PNG.
+def _save_map(ssm: xr.DataArray, title: str, path: Path) -> None:
+    import matplotlib
 
-    Prints the input report and says where each file went. Soil-moisture
-    prediction joins the demo when the model lands.
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from xsoilmoist.plot import map as plot_map
+
+    fig = plot_map(ssm, title=title)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _load_default(model):
+    from xsoilmoist.weights import ModelNotAvailableError, load_model
+
+    try:
+        return load_model(model)
+    except ModelNotAvailableError as err:
+        print(f"no trained model to run ({err})\nshowing the inputs only.\n")
+        return None
+
+
+def _simulated(output: Path, model) -> list[Path]:
+    from xsoilmoist.inference import predict
+    from xsoilmoist.io import write_result
+    from xsoilmoist.metrics import summary
+    from xsoilmoist.synthetic import simulate_scene
+
+    scene = simulate_scene("farmland", shape=(256, 256), times=4, seed=2024)
+    print(f"SIMULATED farmland scene, {dict(scene.sizes)} (xsoilmoist.synthetic, seed 2024)")
+    ssm = predict(scene, model)
+    scores = summary(ssm, scene["ssm_true"])
+    print(
+        "  against the simulated truth: "
+        + ", ".join(
+            f"{name} {float(scores[name]):.3f}" for name in ("r2", "rmse", "ubrmse", "bias")
+        )
+        + " (m3/m3)"
+    )
+    tif = write_result(ssm, output / "simulated_farmland_ssm.tif", overwrite=True)
+    png = output / "simulated_farmland_ssm.png"
+    _save_map(ssm, f"simulated farmland: {ssm.attrs['model']} prediction", png)
+    truth_png = output / "simulated_farmland_truth.png"
+    _save_map(scene["ssm_true"], "simulated farmland: truth", truth_png)
+    return [tif, png, truth_png]
+
+
+def run_demo(
+    output: str | Path = "xsoilmoist-demo", site: int | str = 0, model: str = "default"
+) -> list[Path]:
+    """Predict soil moisture for a simulated scene and a real Sentinel-1/2 pair; write maps.
+
+    Prints the input report and metrics against the simulated truth, and says
+    where each file went. Without a trained model it shows the standardized
+    inputs only, and says so.
 
     Parameters
     ----------
@@ -55,6 +106,8 @@ def run_demo(output: str | Path = "xsoilmoist-demo", site: int | str = 0) -> lis
     site
         BigEarthNet site index or name (see
         :func:`xsoilmoist.datasets.bigearthnet_sites`).
+    model
+        Model name or path (default: the bundled model).
 
     Returns
     -------
@@ -67,17 +120,27 @@ def run_demo(output: str | Path = "xsoilmoist-demo", site: int | str = 0) -> lis
     """
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
+    loaded = _load_default(model)
+    written = _simulated(output, loaded) if loaded is not None else []
+
     raw = datasets.load_bigearthnet_pair(site, standardize=False)
     name = raw.attrs.get("s2_patch", f"site-{site}")
-    print(f"Real Sentinel-1/Sentinel-2 pair {name} ({raw.sizes['y']} x {raw.sizes['x']} px):")
+    print(f"\nReal Sentinel-1/Sentinel-2 pair {name} ({raw.sizes['y']} x {raw.sizes['x']} px):")
     print(check(raw))
     std = standardize(raw)
-    bands = [b for b in std.data_vars if std[b].dtype == np.float32]
-    tif = output / f"{name}_standardized.tif"
-    to_write = std[bands].isel(time=0) if "time" in std.dims else std[bands]
-    to_write.rio.to_raster(tif)
     png = output / f"{name}_inputs.png"
-    _quicklook(std, f"{name}: standardized inputs", png)
-    print(f"\nwrote {tif} ({len(bands)} standardized bands, {std.rio.crs})")
-    print(f"wrote {png} (true colour, VV backscatter, NDVI)")
-    return [tif, png]
+    _inputs_quicklook(std, f"{name}: standardized inputs", png)
+    written.append(png)
+    if loaded is not None:
+        from xsoilmoist.inference import predict
+        from xsoilmoist.io import write_result
+
+        ssm = predict(raw, loaded)
+        written.append(write_result(ssm, output / f"{name}_ssm.tif", overwrite=True))
+        map_png = output / f"{name}_ssm.png"
+        _save_map(ssm, f"{name}: {ssm.attrs['model']} (no ground truth here)", map_png)
+        written.append(map_png)
+    print()
+    for path in written:
+        print(f"wrote {path}")
+    return written
