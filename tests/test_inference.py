@@ -255,3 +255,41 @@ def test_in_memory_model_works_locally(model_path):
 def test_progress_bar(model_path, capsys):
     predict(scene(ny=30, nx=30, nt=1).chunk(), model_path, progress=True)
     assert "Completed" in capsys.readouterr().out
+
+
+def _seam_ratio(values, stride, margin):
+    """Mean |difference| across the worst tile-core border line over that across the worst
+    other line, along both axes, away from the scene edges (1.0: borders are no worse)."""
+    ratios = []
+    for axis in (0, 1):
+        diffs = np.abs(np.diff(values, axis=axis))
+        diffs = diffs[:, margin:-margin] if axis == 0 else diffs[margin:-margin]
+        profile = diffs.mean(axis=1 - axis)
+        n = profile.size
+        border = [i - 1 for i in range(stride, n, stride) if margin <= i - 1 < n - margin]
+        other = [i for i in range(margin, n - margin) if i not in border]
+        ratios.append(profile[border].max() / profile[other].max())
+    return max(ratios)
+
+
+def test_no_seams_on_smooth_input(model_path):
+    n = 512
+    yy, xx = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    wave = np.sin(xx / 90.0 + yy / 110.0).astype("float32")
+    ds = xr.Dataset(
+        {
+            "vv": (("y", "x"), -12 + 2 * wave, {"units": "dB"}),
+            "vh": (("y", "x"), -19 + 1.5 * wave, {"units": "dB"}),
+        },
+        coords={
+            "y": 5e6 - 10.0 * np.arange(n),
+            "x": 6e5 + 10.0 * np.arange(n),
+            "time": pd.Timestamp("2022-06-01"),
+        },
+    ).rio.write_crs("EPSG:32633")
+    blended = _seam_ratio(predict(ds, model_path, tile=128, overlap=64).values, 64, 128)
+    # the same stride with (almost) no blending: tiles cropped to their cores
+    cropped = _seam_ratio(predict(ds, model_path, tile=82, overlap=18).values, 64, 128)
+    print(f"seam ratio: blended {blended:.3f}, cropped to cores {cropped:.3f}")
+    assert blended <= 1.0
+    assert cropped > 1.5  # the measure does see seams where they exist

@@ -280,12 +280,22 @@ def prepare_inputs(
 
 
 def _default_tiling(model: SSMNet, tile: int | None, overlap: int | None) -> TilingPlan:
+    """Tile and overlap from the arguments or the model card.
+
+    The default overlap is at least ``2 * halo + 2 * (halo // 2)`` and makes the
+    stride a multiple of the network's input multiple (32), so every tile sees
+    the same alignment of the downsampling grid and overlapping tiles agree.
+    """
+    from xsoilmoist.model import INPUT_MULTIPLE
+
     card = getattr(model, "card", None)
-    tile = tile if tile is not None else (card.tile if card else 256)
-    context = card.halo if card else 16
+    tile = int(tile if tile is not None else (card.tile if card else 256))
+    context = int(card.halo if card else 16)
     if overlap is None:
-        overlap = 2 * context + max(2, 2 * (context // 2))
-    return TilingPlan(tile=int(tile), overlap=int(overlap), context=int(context))
+        least = 2 * context + max(2, 2 * (context // 2))
+        stride = (tile - least) // INPUT_MULTIPLE * INPUT_MULTIPLE
+        overlap = tile - stride if stride > 0 else least
+    return TilingPlan(tile=tile, overlap=int(overlap), context=context)
 
 
 def _output_coords(ds: xr.Dataset, dims: tuple[str, ...]) -> dict[str, xr.DataArray]:
