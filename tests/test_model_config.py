@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -11,6 +12,7 @@ from torch import nn
 from xsoilmoist.model import (
     CONFIGS,
     DEFAULT_CONFIG,
+    DEFAULT_STATISTICS_WINDOW,
     SSMNet,
     SSMNetConfig,
     build_model,
@@ -61,6 +63,10 @@ class _OfficialConvNeXtV2(nn.Module):
         self.head = nn.Linear(dims[-1], num_classes)
 
 
+#: A small layout for checks that need no network.
+TINY_LAYOUT = SSMNetConfig(name="tiny", depths=(1, 1, 1, 1), dims=(8, 16, 24, 32))
+
+
 def _count(*modules: nn.Module) -> int:
     return sum(p.numel() for m in modules for p in m.parameters())
 
@@ -108,6 +114,25 @@ def test_encoder_parameters_match_reference(name):
     assert sum(counts[p] for p in parts) == counts["total"]
 
 
+@pytest.mark.parametrize("name", ["atto", "nano"])
+def test_local_statistics_add_no_parameters(name):
+    """Windowed GRN and SE use the same weights; only FiLM loses the presence inputs."""
+    local = build_model(name)
+    tile_wide = SSMNet(dataclasses.replace(local.config, statistics_window=None))
+    assert local.config.statistics_window == DEFAULT_STATISTICS_WINDOW
+    local_counts, tile_counts = local.parameter_counts(), tile_wide.parameter_counts()
+    for part in ("stems", "encoder_body", "encoder", "fusion", "decoder", "head"):
+        assert local_counts[part] == tile_counts[part], part
+    presence_inputs = len(local.config.modalities) * local.config.metadata_hidden
+    assert tile_counts["metadata"] - local_counts["metadata"] == presence_inputs
+    local_shapes = {k: v.shape for k, v in local.state_dict().items()}
+    tile_shapes = {k: v.shape for k, v in tile_wide.state_dict().items()}
+    assert local_shapes.keys() == tile_shapes.keys()
+    assert [k for k in local_shapes if local_shapes[k] != tile_shapes[k]] == [
+        "metadata_film.mlp.0.weight"
+    ]
+
+
 def test_config_json_round_trip_rebuilds_the_same_model():
     config = SSMNetConfig(
         name="custom",
@@ -118,11 +143,14 @@ def test_config_json_round_trip_rebuilds_the_same_model():
         out_max=0.5,
         decoder_dims=(16, 12, 8),
         full_res_dim=8,
+        statistics_window=40,
     )
     text = json.dumps(config.to_dict())
     restored = SSMNetConfig.from_dict(json.loads(text))
     assert restored == config and hash(restored) == hash(config)
-    assert restored.bands == config.bands
+    assert restored.bands == config.bands and restored.statistics_window == 40
+    tile_wide = dataclasses.replace(config, statistics_window=None)
+    assert SSMNetConfig.from_dict(json.loads(json.dumps(tile_wide.to_dict()))) == tile_wide
 
     torch.manual_seed(0)
     model = SSMNet(config).eval()
@@ -131,6 +159,32 @@ def test_config_json_round_trip_rebuilds_the_same_model():
     x, meta = random_inputs(config, 1, 32, 32)
     with torch.no_grad():
         assert torch.equal(model(x, meta), twin(x, meta))
+
+
+def test_a_card_from_before_statistics_windows_reads_as_tile_wide():
+    """Weights trained with tile-wide statistics keep the network they were trained with."""
+    old_card = get_config("atto").to_dict()
+    del old_card["statistics_window"]
+    config = SSMNetConfig.from_dict(old_card)
+    assert config.statistics_window is None and not config.local_statistics
+    assert config.window_cells(4) is None
+    assert SSMNetConfig(depths=(1, 1, 1, 1), dims=(8, 8, 8, 8)).local_statistics  # new default
+
+
+def test_statistics_window_in_cells_at_each_stage():
+    cells = {
+        window: [
+            dataclasses.replace(TINY_LAYOUT, statistics_window=window).window_cells(s)
+            for s in (4, 8, 16, 32)
+        ]
+        for window in (1, 64, 96, 100, 128)
+    }
+    assert cells[96] == [25, 13, 7, 3]  # 96 px = 24 cells at stride 4, made odd
+    assert cells[64] == [17, 9, 5, 3]
+    assert cells[100] == [25, 13, 7, 5]  # ceil(100 / 32) = 4 -> 5
+    assert cells[128] == [33, 17, 9, 5]
+    assert cells[1] == [3, 3, 3, 3]  # at least 3 cells
+    assert SSMNetConfig(statistics_window=96.0).statistics_window == 96
 
 
 def test_normalisation_statistics_are_not_in_the_state_dict():
@@ -148,6 +202,8 @@ def test_config_defaults_and_named_lookup():
     assert config.band_mean == (0.0,) * 18 and config.band_std == (1.0,) * 18
     assert config.out_max == 0.6
     assert config.modality_slices["optical"] == slice(5, 12)
+    assert all(c.statistics_window == DEFAULT_STATISTICS_WINDOW for c in CONFIGS.values())
+    assert 64 <= DEFAULT_STATISTICS_WINDOW <= 128
 
 
 @pytest.mark.parametrize(
@@ -160,6 +216,10 @@ def test_config_defaults_and_named_lookup():
         ({"out_max": -1.0}, "out_max"),
         ({"modalities": {"a": ("vv",), "b": ("vv",)}}, "two modalities"),
         ({"full_res_kernel": 4}, "odd"),
+        ({"statistics_window": 0}, "statistics_window must be at least 1 pixel"),
+        ({"statistics_window": 2.5}, "whole number of input pixels"),
+        ({"statistics_window": "96"}, "whole number of input pixels"),
+        ({"statistics_window": True}, "whole number of input pixels"),
     ],
 )
 def test_invalid_config_is_refused_with_the_reason(kwargs, message):

@@ -12,6 +12,9 @@ from xsoilmoist.model import CONFIGS, SSMNet, SSMNetConfig, build_model, random_
 TINY = SSMNetConfig(
     name="tiny", depths=(1, 1, 1, 1), dims=(8, 16, 24, 32), full_res_dim=8, metadata_hidden=16
 )
+#: The same network with the reference's tile-wide statistics.
+TINY_TILE_WIDE = dataclasses.replace(TINY, statistics_window=None)
+BOTH_STATISTICS = pytest.mark.parametrize("config", [TINY, TINY_TILE_WIDE], ids=["local", "tile"])
 
 
 def _tiny_model(seed: int = 0, config: SSMNetConfig = TINY) -> SSMNet:
@@ -73,10 +76,11 @@ def test_same_input_gives_the_same_output_and_seeded_builds_agree():
     assert torch.equal(first, rebuilt)
 
 
-def test_images_in_a_batch_are_independent():
+@BOTH_STATISTICS
+def test_images_in_a_batch_are_independent(config):
     """Per-image GRN and SE statistics: a neighbour in the batch changes nothing."""
-    model = _tiny_model()
-    x, meta = random_inputs(TINY, 3, 32, 32)
+    model = _tiny_model(config=config)
+    x, meta = random_inputs(config, 3, 32, 32)
     x[1, :, :16] = float("nan")  # a half-empty neighbour
     with torch.no_grad():
         batched = model(x, meta)
@@ -84,11 +88,12 @@ def test_images_in_a_batch_are_independent():
     torch.testing.assert_close(batched[:1], alone, rtol=1e-5, atol=1e-6)
 
 
+@BOTH_STATISTICS
 @pytest.mark.parametrize("absent", [("optical",), ("sar_c", "sar_l"), ("optical", "vegetation")])
-def test_a_whole_missing_modality_still_gives_finite_predictions(absent):
-    model = _tiny_model()
-    x, meta = random_inputs(TINY, 2, 32, 32, absent=absent)
-    full_x, _ = random_inputs(TINY, 2, 32, 32)
+def test_a_whole_missing_modality_still_gives_finite_predictions(absent, config):
+    model = _tiny_model(config=config)
+    x, meta = random_inputs(config, 2, 32, 32, absent=absent)
+    full_x, _ = random_inputs(config, 2, 32, 32)
     with torch.no_grad():
         y = model(x, meta)
         y_full = model(full_x, meta)
@@ -153,19 +158,21 @@ def _train(model: SSMNet, x, meta, target, steps: int, lr: float = 3e-3) -> list
     return losses
 
 
-def test_one_batch_overfit_loss_falls():
-    model = _tiny_model()
-    x, meta = random_inputs(TINY, 2, 32, 32)
+@BOTH_STATISTICS
+def test_one_batch_overfit_loss_falls(config):
+    model = _tiny_model(config=config)
+    x, meta = random_inputs(config, 2, 32, 32)
     rows = torch.linspace(0.05, 0.45, 32).view(1, 1, 32, 1)
     target = (rows + 0.1 * torch.tanh(x[:, :1])).clamp(0.01, 0.55)  # a gradient plus SAR detail
     losses = _train(model, x, meta, target, steps=40)
     assert losses[-1] < 0.2 * losses[0]
 
 
-def test_metadata_carries_information_the_pixels_do_not():
+@BOTH_STATISTICS
+def test_metadata_carries_information_the_pixels_do_not(config):
     """Same pixels, different day-of-year/location: the model can learn to tell them apart."""
-    model = _tiny_model()
-    x, _ = random_inputs(TINY, 1, 32, 32)
+    model = _tiny_model(config=config)
+    x, _ = random_inputs(config, 1, 32, 32)
     x = x.expand(2, -1, -1, -1).contiguous()
     meta = torch.tensor([[1.0, 0.0, 0.5, 0.5, 0.2, 0.9], [-1.0, 0.0, 0.5, 0.5, 0.2, 0.9]])
     target = torch.tensor([0.1, 0.4]).view(2, 1, 1, 1).expand(2, 1, 32, 32)
@@ -177,6 +184,29 @@ def test_metadata_carries_information_the_pixels_do_not():
     with torch.no_grad():
         after = model(x, meta)
     assert float(after[1].mean() - after[0].mean()) > 0.1  # targets differ by 0.3
+
+
+@BOTH_STATISTICS
+def test_presence_vector_feeds_film_only_with_tile_wide_statistics(config):
+    """A tile-level presence vector would modulate every pixel by what is far away."""
+    model = _tiny_model(config=config)
+    film_inputs = []
+    model.metadata_film.register_forward_hook(lambda _, args, out: film_inputs.append(args[0]))
+    x, meta = random_inputs(config, 1, 32, 32)
+    no_optical = x.clone()
+    no_optical[:, config.modality_slices["optical"]] = float("nan")
+    with torch.no_grad():
+        model(x, meta)
+        model(no_optical, meta)
+    n_modalities = len(config.modalities)
+    first_layer = model.metadata_film.mlp[0]
+    if config.local_statistics:
+        assert first_layer.in_features == config.n_metadata
+        assert torch.equal(film_inputs[0], meta) and torch.equal(film_inputs[1], meta)
+    else:
+        assert first_layer.in_features == config.n_metadata + n_modalities
+        presence = [inputs[0, config.n_metadata :].tolist() for inputs in film_inputs]
+        assert presence == [[1.0] * n_modalities, [1, 1, 0, 1, 1, 1]]
 
 
 @pytest.mark.parametrize(

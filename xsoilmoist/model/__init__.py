@@ -16,6 +16,7 @@ from __future__ import annotations
 from xsoilmoist.model.net import (
     CONFIGS,
     DEFAULT_CONFIG,
+    DEFAULT_STATISTICS_WINDOW,
     INPUT_MULTIPLE,
     METADATA,
     MODALITY_BANDS,
@@ -33,6 +34,7 @@ from xsoilmoist.model.net import (
 __all__ = [
     "CONFIGS",
     "DEFAULT_CONFIG",
+    "DEFAULT_STATISTICS_WINDOW",
     "INPUT_MULTIPLE",
     "METADATA",
     "MODALITY_BANDS",

@@ -21,6 +21,15 @@ paper behaves, emulated with dense tensors (no MinkowskiEngine needed):
 - GRN statistics are taken over the valid pixels only (the zeros contribute
   nothing to the L2 norm).
 
+Statistics (GRN here, the SE fusion squeeze in :mod:`xsoilmoist.model.fusion`)
+are either *tile-wide*, as in the reference (one value per image and
+channel), or *local*: computed densely over a ``cells x cells`` window centred
+on every cell, with masked average pooling (window sum of the valid values
+divided by the window's number of valid cells; the tile edge simply ends the
+window, as ``count_include_pad=False`` would). Local statistics make a
+prediction depend on a bounded neighbourhood only, so two overlapping tiles on
+the stride-32 grid agree where both see that neighbourhood whole.
+
 Tensors are NCHW in the channels-last memory format: ``x.permute(0, 2, 3, 1)``
 is then a free view on which ``Linear`` and ``LayerNorm`` run as plain matrix
 products over channels.
@@ -81,6 +90,55 @@ def zero_invalid(x: Tensor, mask: Tensor) -> Tensor:
     tensor([[1., 0.]])
     """
     return torch.where(mask.bool(), x, torch.zeros((), dtype=x.dtype, device=x.device))
+
+
+def statistics_window_cells(window: int, stride: int) -> int:
+    """Side, in cells, of the local-statistics window at a feature map of ``stride``.
+
+    ``window`` input pixels span ``window / stride`` cells; the side is that
+    rounded up to an odd number (so the window is centred) and at least 3.
+
+    Examples
+    --------
+    >>> [statistics_window_cells(96, stride) for stride in (4, 8, 16, 32)]
+    [25, 13, 7, 3]
+    """
+    return max(3, -(-window // stride)) | 1
+
+
+def window_sum(x: Tensor, cells: int) -> Tensor:
+    """Sum of ``x`` over the ``cells x cells`` window centred on every cell (NCHW).
+
+    Beyond the edges the window holds nothing (zero padding). Two separable
+    depthwise convolutions with kernels of ones (``cells`` additions per value
+    each; oneDNN runs them vectorised over channels in the channels-last format,
+    twice as fast as ``avg_pool2d``), in ``x``'s own dtype even under autocast,
+    so counts of valid cells stay exact. Every sum covers its window only, so it
+    does not depend on where the tile begins. Masked averages are
+    ``window_sum(x * mask) / window_sum(mask)``.
+
+    Parameters
+    ----------
+    x : Tensor
+        ``(B, C, H, W)``.
+    cells : int
+        Odd window side.
+
+    Returns
+    -------
+    Tensor
+        ``(B, C, H, W)``, in ``x``'s dtype and memory format.
+
+    Examples
+    --------
+    >>> window_sum(torch.ones(1, 1, 1, 4), 3)[0, 0, 0].tolist()
+    [2.0, 3.0, 3.0, 2.0]
+    """
+    channels, r = x.shape[1], cells // 2
+    ones = torch.ones(channels, 1, cells, 1, dtype=x.dtype, device=x.device)
+    with torch.autocast(x.device.type, enabled=False):
+        x = F.conv2d(x, ones, padding=(r, 0), groups=channels)
+        return F.conv2d(x, ones.view(channels, 1, 1, cells), padding=(0, r), groups=channels)
 
 
 def to_channels_last(x: Tensor) -> Tensor:
@@ -144,37 +202,68 @@ class MaskedGRN(nn.Module):
 
     For channels-last ``X`` of shape ``(B, H, W, C)``::
 
-        G_c = || X_c ||_2 over the valid pixels of each image
+        G_c = || X_c ||_2 over the valid pixels of each image        (tile-wide)
+        G_c(p) = sqrt(mean of X_c^2 over the valid pixels of the
+                      window centred on p)                            (local)
         N_c = G_c / (mean_c G_c + 1e-6)
         out = gamma * (X * N) + beta + X
 
     ``gamma`` and ``beta`` start at zero (GRN is the identity at initialisation,
-    as in the reference). The per-image statistic makes GRN a *global* operation:
-    every output pixel depends on every valid pixel of the tile (see
-    :func:`xsoilmoist.model.net.receptive_field`). The norm is a sum, but ``N`` is
-    a ratio of norms, so the number of valid pixels cancels out: the statistic is
-    comparable between tiles of different sizes or cloud cover.
+    as in the reference). The tile-wide statistic (``window_cells=None``, the
+    reference) makes GRN a *global* operation: every output pixel depends on
+    every valid pixel of the tile. The local one reaches only ``window_cells // 2``
+    cells either way (see :func:`xsoilmoist.model.net.receptive_field`). ``N`` is a
+    ratio of norms, so the number of valid pixels cancels out (up to the
+    ``1e-6``): the statistic is comparable between tiles, windows and cloud cover.
+
+    Parameters
+    ----------
+    dim : int
+        Channels ``C``.
+    window_cells : int or None
+        Side of the local window (odd, in cells of this feature map), or
+        ``None`` for the tile-wide statistic.
 
     Examples
     --------
-    >>> grn = MaskedGRN(16)
+    >>> grn = MaskedGRN(16, window_cells=3)
     >>> x = torch.randn(2, 8, 8, 16)
     >>> torch.equal(grn(x, torch.ones(2, 8, 8, 1)), x)  # identity at init
     True
     """
 
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, window_cells: int | None = None) -> None:
         super().__init__()
         self.gamma = nn.Parameter(torch.zeros(dim))
         self.beta = nn.Parameter(torch.zeros(dim))
+        self.window_cells = window_cells
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
         """Apply GRN to ``x`` ``(B, H, W, C)``; ``mask`` is ``(B, H, W, 1)``."""
         x = apply_mask(x, mask)
-        energy = torch.linalg.vector_norm(x, dim=(1, 2), keepdim=True)
-        relative = energy / (energy.mean(dim=-1, keepdim=True) + GRN_EPS)
+        if self.window_cells is None:
+            energy = torch.linalg.vector_norm(x, dim=(1, 2), keepdim=True)
+            relative = energy / (energy.mean(dim=-1, keepdim=True) + GRN_EPS)
+            scale = 1 + self.gamma * relative
+        else:
+            scale = self._local_scale(x, mask)
         # gamma * (x * N) + beta + x, fused into one pass over x
-        return torch.addcmul(self.beta, x, 1 + self.gamma * relative)
+        return torch.addcmul(self.beta, x, scale)
+
+    def _local_scale(self, x: Tensor, mask: Tensor) -> Tensor:
+        """``1 + gamma * N`` with windowed statistics, ``x`` zero under ``mask``.
+
+        With ``S`` the window sum of ``x^2`` and ``n`` the window's valid cells,
+        ``G = sqrt(S / n)`` and ``N = G / (mean_c G + eps)``, computed as
+        ``sqrt(S) / (mean_c sqrt(S) + eps * sqrt(n))`` (the same ratio, one pass
+        over ``x`` fewer: ``n`` is one value per pixel).
+        """
+        cells = self.window_cells
+        root_sums = window_sum((x * x).permute(0, 3, 1, 2), cells).permute(0, 2, 3, 1).sqrt()
+        counts = window_sum(mask.permute(0, 3, 1, 2), cells).permute(0, 2, 3, 1).clamp_min(1)
+        denominator = root_sums.mean(dim=-1, keepdim=True) + GRN_EPS * counts.sqrt()
+        one = torch.ones((), dtype=x.dtype, device=x.device)
+        return torch.addcmul(one, root_sums * denominator.reciprocal(), self.gamma)
 
 
 class MaskedConvNeXtBlock(nn.Module):
@@ -185,16 +274,18 @@ class MaskedConvNeXtBlock(nn.Module):
     count), with the input zero under the mask, GRN over valid pixels and the
     output re-masked.
 
+    ``window_cells`` is the GRN window (``None``: tile-wide, see :class:`MaskedGRN`).
+
     Examples
     --------
-    >>> block = MaskedConvNeXtBlock(8)
+    >>> block = MaskedConvNeXtBlock(8, window_cells=5)
     >>> mask = (torch.rand(1, 1, 16, 16) > 0.3).float()
     >>> y = block(apply_mask(torch.randn(1, 8, 16, 16), mask), mask)
     >>> bool((y * (1 - mask) == 0).all())
     True
     """
 
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, window_cells: int | None = None) -> None:
         super().__init__()
         self.dwconv = nn.Conv2d(
             dim, dim, kernel_size=DWCONV_KERNEL, padding=DWCONV_KERNEL // 2, groups=dim
@@ -202,7 +293,7 @@ class MaskedConvNeXtBlock(nn.Module):
         self.norm = nn.LayerNorm(dim, eps=LAYER_NORM_EPS)
         self.pwconv1 = nn.Linear(dim, MLP_RATIO * dim)
         self.act = nn.GELU()
-        self.grn = MaskedGRN(MLP_RATIO * dim)
+        self.grn = MaskedGRN(MLP_RATIO * dim, window_cells)
         self.pwconv2 = nn.Linear(MLP_RATIO * dim, dim)
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
@@ -214,17 +305,17 @@ class MaskedConvNeXtBlock(nn.Module):
 
 
 class MaskedStage(nn.Sequential):
-    """A sequence of :class:`MaskedConvNeXtBlock` sharing one mask.
+    """A sequence of :class:`MaskedConvNeXtBlock` sharing one mask and GRN window.
 
     Examples
     --------
-    >>> stage = MaskedStage(8, depth=2)
+    >>> stage = MaskedStage(8, depth=2, window_cells=3)
     >>> stage(torch.zeros(1, 8, 4, 4), torch.ones(1, 1, 4, 4)).shape
     torch.Size([1, 8, 4, 4])
     """
 
-    def __init__(self, dim: int, depth: int) -> None:
-        super().__init__(*(MaskedConvNeXtBlock(dim) for _ in range(depth)))
+    def __init__(self, dim: int, depth: int, window_cells: int | None = None) -> None:
+        super().__init__(*(MaskedConvNeXtBlock(dim, window_cells) for _ in range(depth)))
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:  # type: ignore[override]
         """Run every block on ``x`` with ``mask``."""
@@ -356,21 +447,29 @@ class MaskedDecoderStage(nn.Module):
     ``x = LN(up(W_c coarse) + W_s skip)`` then ``depth`` masked ConvNeXt V2 blocks.
     Projecting the coarse features *before* the (linear) mask-normalised upsampling
     equals concatenating and projecting after it, at a quarter of the cost.
+    ``window_cells`` is the blocks' GRN window (``None``: tile-wide).
 
     Examples
     --------
-    >>> stage = MaskedDecoderStage(coarse_dim=16, skip_dim=8, width=8, depth=1)
+    >>> stage = MaskedDecoderStage(coarse_dim=16, skip_dim=8, width=8, depth=1, window_cells=3)
     >>> cm, fm = torch.ones(1, 1, 2, 2), torch.ones(1, 1, 4, 4)
     >>> stage(torch.zeros(1, 16, 2, 2), cm, torch.zeros(1, 8, 4, 4), fm).shape
     torch.Size([1, 8, 4, 4])
     """
 
-    def __init__(self, coarse_dim: int, skip_dim: int, width: int, depth: int) -> None:
+    def __init__(
+        self,
+        coarse_dim: int,
+        skip_dim: int,
+        width: int,
+        depth: int,
+        window_cells: int | None = None,
+    ) -> None:
         super().__init__()
         self.coarse_proj = nn.Linear(coarse_dim, width)
         self.skip_proj = nn.Linear(skip_dim, width)
         self.norm = ChannelsFirstLayerNorm(width)
-        self.blocks = MaskedStage(width, depth)
+        self.blocks = MaskedStage(width, depth, window_cells)
 
     def forward(
         self, coarse: Tensor, coarse_mask: Tensor, skip: Tensor, skip_mask: Tensor

@@ -18,7 +18,14 @@ Architecture (after Liu et al. 2025, on the ConvNeXt V2 of Woo et al. 2023)::
       +--> full-resolution path: 3x3 conv on the     |
            zeroed bands and the modality masks ------+ sum -> GELU -> 3x3 conv -> GELU
                          -> 1x1 conv -> sigmoid * out_max -> NaN where no modality is valid
-    FiLM: per-stage scale and shift from an MLP on [meta, modality presence].
+    FiLM: per-stage scale and shift from an MLP on meta (and, with tile-wide
+    statistics only, the tile's modality-presence vector).
+
+Statistics (GRN in every ConvNeXt block, the SE fusion squeeze) are local by
+default: masked averages over a window of ``config.statistics_window`` input
+pixels around each cell, so a prediction depends on a bounded neighbourhood and
+overlapping tiles agree (see :func:`receptive_field`). ``statistics_window=None``
+gives the reference's tile-wide statistics.
 
 Every spatial operation is masked (submanifold sparse convolution emulated
 densely; see :mod:`xsoilmoist.model.blocks`), so values under the mask never
@@ -54,6 +61,7 @@ from xsoilmoist.model.blocks import (
     apply_mask,
     masked_upsample,
     pointwise,
+    statistics_window_cells,
     to_channels_last,
     zero_invalid,
 )
@@ -81,6 +89,13 @@ REFERENCE_SIZES: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
 
 #: Total stride of the encoder: inputs are padded internally to a multiple of it.
 INPUT_MULTIPLE = STEM_STRIDE * DOWNSAMPLE_STRIDE**3
+
+#: Default side, in input pixels, of the windows of the local GRN and SE statistics:
+#: 25, 13, 7 and 3 cells at strides 4, 8, 16, 32, i.e. 100, 104, 112 and 96 px, the
+#: smallest window the same size at every stage (3 cells, the minimum, at stride 32).
+#: ``benchmarks/model_throughput.py --statistics`` measured 64, 96 and 128 px alike in
+#: tile consistency, 96 px as fast as 64 px and 128 px about 5 % slower.
+DEFAULT_STATISTICS_WINDOW = 96
 
 
 def _default_modalities() -> dict[str, tuple[str, ...]]:
@@ -121,6 +136,18 @@ class SSMNetConfig:
         Reduction ratio of the SE fusion MLP.
     metadata_hidden : int
         Hidden width of the metadata MLP.
+    statistics_window : int or None
+        Side, in input pixels, of the window over which GRN and the SE fusion
+        squeeze take their statistics (masked averages over the valid cells of
+        the window centred on each cell; at a feature map of stride ``s`` the
+        window is ``ceil(statistics_window / s)`` cells rounded up to odd, at
+        least 3). ``None``: tile-wide statistics, as in the reference ConvNeXt
+        V2, which make every output depend on the whole tile (so overlapping
+        tiles disagree); the metadata branch then also takes the tile's
+        modality-presence vector. Default :data:`DEFAULT_STATISTICS_WINDOW`.
+        Local statistics add no parameters; only the metadata branch's first
+        layer differs (no presence inputs). A card written before this field
+        existed is read as ``None`` (see :meth:`from_dict`).
 
     Examples
     --------
@@ -145,6 +172,7 @@ class SSMNetConfig:
     full_res_kernel: int = 3
     fusion_reduction: int = 4
     metadata_hidden: int = 64
+    statistics_window: int | None = DEFAULT_STATISTICS_WINDOW
 
     def __post_init__(self) -> None:
         def put(name: str, value: Any) -> None:
@@ -164,6 +192,9 @@ class SSMNetConfig:
         put("band_mean", tuple(float(v) for v in self.band_mean))
         put("band_std", tuple(float(v) for v in self.band_std))
         put("out_max", float(self.out_max))
+        window = self.statistics_window
+        if isinstance(window, float) and window.is_integer():  # e.g. from a YAML or CLI
+            put("statistics_window", int(window))
         self._validate()
 
     def _validate(self) -> None:
@@ -196,6 +227,14 @@ class SSMNetConfig:
             problems.append(f"out_max must be a positive number of m3/m3, got {self.out_max}")
         if self.full_res_kernel % 2 != 1:
             problems.append(f"full_res_kernel must be odd, got {self.full_res_kernel}")
+        window = self.statistics_window
+        if window is not None and (isinstance(window, bool) or not isinstance(window, int)):
+            problems.append(
+                "statistics_window must be None (tile-wide statistics) or a whole number of "
+                f"input pixels, got {window!r}"
+            )
+        elif window is not None and window < 1:
+            problems.append(f"statistics_window must be at least 1 pixel, got {window}")
         if problems:
             raise ValueError("invalid SSMNetConfig: " + "; ".join(problems))
 
@@ -213,6 +252,23 @@ class SSMNetConfig:
     def n_metadata(self) -> int:
         """Number of image-level scalars."""
         return len(self.metadata)
+
+    @property
+    def local_statistics(self) -> bool:
+        """Whether GRN and the SE squeeze use windowed (not tile-wide) statistics."""
+        return self.statistics_window is not None
+
+    def window_cells(self, stride: int) -> int | None:
+        """Statistics window side in cells at a feature map of ``stride`` (``None``: tile-wide).
+
+        Examples
+        --------
+        >>> [get_config("atto").window_cells(s) for s in (4, 8, 16, 32)]
+        [25, 13, 7, 3]
+        """
+        if self.statistics_window is None:
+            return None
+        return statistics_window_cells(self.statistics_window, stride)
 
     @property
     def modality_slices(self) -> dict[str, slice]:
@@ -249,10 +305,17 @@ class SSMNetConfig:
     def from_dict(cls, data: Mapping[str, Any]) -> SSMNetConfig:
         """Rebuild a config from :meth:`to_dict` output (e.g. a model card's JSON).
 
+        Missing fields take their defaults, except ``statistics_window``: a card
+        without it was written before local statistics existed, for weights
+        trained with tile-wide ones, so it is read as ``None`` (the network those
+        weights belong to).
+
         Examples
         --------
         >>> SSMNetConfig.from_dict({"name": "atto"}).dims
         (40, 80, 160, 320)
+        >>> SSMNetConfig.from_dict({"name": "atto"}).statistics_window is None
+        True
         """
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
@@ -261,7 +324,7 @@ class SSMNetConfig:
                 f"unknown SSMNetConfig field(s) {unknown}; known fields: {sorted(known)} "
                 "(was the model card written by a newer xsoilmoist?)"
             )
-        return cls(**dict(data))
+        return cls(**{"statistics_window": None, **data})
 
 
 #: The named configurations.
@@ -378,7 +441,7 @@ class SSMNet(nn.Module):
         A modality is valid at a pixel when **all** its bands are finite there
         (a partially observed modality is ignored at that pixel); an absent
         modality is passed as all-NaN bands. Its presence (valid anywhere in
-        the tile) is derived from the masks.
+        the statistics window, or the tile) is derived from the masks.
     meta : Tensor
         ``(B, n_metadata)`` finite image-level scalars in ``config.metadata`` order.
 
@@ -391,8 +454,11 @@ class SSMNet(nn.Module):
     Notes
     -----
     Values under a mask never change any output (bit for bit). GRN and the SE
-    squeeze use statistics of the whole tile, so an output depends weakly on
-    every valid pixel of its tile; see :func:`receptive_field`.
+    squeeze use statistics over ``config.statistics_window`` pixels around each
+    cell, so an output depends only on the inputs within
+    ``receptive_field(config).radius`` of it; with ``statistics_window=None``
+    they use the whole tile, and an output depends weakly on every valid pixel
+    of its tile. See :func:`receptive_field`.
 
     Examples
     --------
@@ -423,18 +489,29 @@ class SSMNet(nn.Module):
         self.stems = nn.ModuleDict(
             {name: ModalityStem(len(group), dims[0]) for name, group in config.modalities.items()}
         )
-        self.fusion = SEModalityFusion(n_modalities, dims[0], config.fusion_reduction)
-        self.downsample = nn.ModuleList(MaskedDownsample(dims[i], dims[i + 1]) for i in range(3))
-        self.stages = nn.ModuleList(MaskedStage(dims[i], depths[i]) for i in range(4))
-        self.metadata_film = MetadataFiLM(
-            config.n_metadata + n_modalities, config.metadata_hidden, dims
+        encoder_strides = [STEM_STRIDE * DOWNSAMPLE_STRIDE**i for i in range(4)]
+        self.fusion = SEModalityFusion(
+            n_modalities, dims[0], config.fusion_reduction, config.window_cells(STEM_STRIDE)
         )
+        self.downsample = nn.ModuleList(MaskedDownsample(dims[i], dims[i + 1]) for i in range(3))
+        self.stages = nn.ModuleList(
+            MaskedStage(dims[i], depths[i], config.window_cells(encoder_strides[i]))
+            for i in range(4)
+        )
+        # Tile-wide statistics: the tile's modality presence joins the metadata (reference).
+        film_inputs = config.n_metadata + (0 if config.local_statistics else n_modalities)
+        self.metadata_film = MetadataFiLM(film_inputs, config.metadata_hidden, dims)
         coarse_dims = (dims[3], *config.decoder_dims[:2])
         skip_dims = (dims[2], dims[1], dims[0])
         self.decoder = nn.ModuleList(
-            MaskedDecoderStage(coarse, skip, width, depth)
-            for coarse, skip, width, depth in zip(
-                coarse_dims, skip_dims, config.decoder_dims, config.decoder_depths, strict=True
+            MaskedDecoderStage(coarse, skip, width, depth, config.window_cells(stride))
+            for coarse, skip, width, depth, stride in zip(
+                coarse_dims,
+                skip_dims,
+                config.decoder_dims,
+                config.decoder_depths,
+                encoder_strides[2::-1],
+                strict=True,
             )
         )
         k, width = config.full_res_kernel, config.full_res_dim
@@ -524,9 +601,12 @@ class SSMNet(nn.Module):
             f, coarse_mask = self.stems[name](inputs[:, channels], mask)
             features.append(to_channels_last(f))
             coarse_masks.append(coarse_mask)
-        presence = torch.cat([m.amax(dim=(2, 3)) for m in coarse_masks], dim=1) > 0  # (B, M)
-        h, mask = self.fusion(features, coarse_masks, presence)
-        film = self.metadata_film(torch.cat([meta, presence.to(meta.dtype)], dim=1).float())
+        h, mask = self.fusion(features, coarse_masks)
+        if self.config.local_statistics:
+            film = self.metadata_film(meta.float())
+        else:
+            presence = torch.cat([m.amax(dim=(2, 3)) for m in coarse_masks], dim=1)  # (B, M)
+            film = self.metadata_film(torch.cat([meta, presence.to(meta.dtype)], dim=1).float())
         skips = []
         for i, (gamma, beta) in enumerate(film):
             if i > 0:
@@ -623,44 +703,68 @@ class ReceptiveField:
     Attributes
     ----------
     radius : int
-        The convolutional receptive field: an output pixel depends, through the
-        network's convolutions, up/downsampling and skips, only on input pixels
-        within ``radius`` pixels of it along each axis (Chebyshev distance), for
-        the worst alignment with the stride-32 grid. Exact (attained).
+        Exact reach of an output pixel: it depends only on input pixels within
+        ``radius`` pixels of it along each axis (Chebyshev distance), for the
+        worst alignment with the stride-32 grid, and the bound is attained. With
+        local statistics it covers the convolutions *and* the statistics
+        windows; with tile-wide statistics (``statistics_window=None``) only the
+        convolutions: the statistics then reach the whole tile (see Notes).
+    convolution_radius : int
+        The same reach through the convolutions, up/downsampling and skips
+        alone (statistics held fixed). Equal to ``radius`` for tile-wide
+        statistics.
     input_multiple : int
         Inputs are padded internally to a multiple of this (the total stride, 32).
     halo : int
-        ``radius`` rounded up to a multiple of ``input_multiple``: the overlap a
-        tile needs on every side so that its core's *convolutional* context is
-        complete, keeping tile origins on the stride-32 grid.
+        ``radius`` rounded up to a multiple of ``input_multiple``: the context a
+        tile needs on every side so that its core's output equals the output of
+        any larger tile containing it (origins on the stride-32 grid), to float
+        rounding, when ``tile_wide_statistics`` is False.
+    tile_wide_statistics : bool
+        True for ``statistics_window=None``: GRN and the SE squeeze then use the
+        whole tile and no halo makes tiles agree exactly.
 
     Notes
     -----
-    Two operations are global over the tile, not local: GRN's per-channel
-    energy (every ConvNeXt block) and the SE fusion squeeze (the masked mean of
-    each modality's stem features). Through them every output pixel depends on
-    every valid pixel of its tile, so strictly the receptive field is the whole
-    tile and no halo makes tiled output equal to whole-scene output. Tiled
-    inference therefore has to (1) compute these statistics per tile (core plus
-    halo), which is what the model does with each tile it is given; (2) use a
-    tile grid anchored to the scene's pixel origin, with tile origins on the
-    32-pixel grid, so the result does not depend on dask chunking; (3) use tiles
-    large enough (256 px or more) for the statistics to be representative, and
-    blend overlaps so the small tile-to-tile differences leave no seam. The
-    ``radius`` is a worst-case bound; the effective receptive field of a
-    ConvNeXt is far smaller, so an overlap below ``halo`` plus blending is a
-    reasonable speed/accuracy trade-off to measure on trained weights.
+    Local statistics are not simply added to the convolutional field: each
+    GRN's window (``statistics_window_cells`` cells at its stage) sits after its
+    block's depthwise convolution and the SE squeeze window after the stems, so
+    the windows compose with the convolutions along the network like extra box
+    filters. The radius is propagated through that chain, exactly as for the
+    convolutions. With the default window it is roughly twice the
+    convolutional radius, as a worst-case bound; the *effective* reach of a
+    ConvNeXt (where the influence is not negligible) is far smaller, so tiled
+    inference uses a much smaller halo and blends overlaps.
+
+    Measured with random weights (``benchmarks/model_throughput.py
+    --statistics``): two overlapping tiles differ most near their edges, where
+    the convolutions see the zeros beyond the tile and the local windows are
+    cut short; within about 100 px of an edge local statistics differ *more*
+    than tile-wide ones (whose cut is diluted over the tile). Farther in, local
+    statistics differ about half as much, the difference keeps shrinking with
+    the distance to the edges, and beyond ``radius`` it is zero; tile-wide
+    statistics leave a floor set by the two tiles' contents everywhere.
+
+    With tile-wide statistics (the reference) two operations are global:
+    GRN's per-channel energy (every ConvNeXt block) and the SE fusion squeeze
+    (the masked mean of each modality's stem features); the metadata branch
+    also sees the tile's modality presence. Through them every output pixel
+    depends on every valid pixel of its tile, and overlapping tiles disagree
+    (visible as seams unless blended away); tiles must then be large (256 px or
+    more) for the statistics to be representative.
 
     Examples
     --------
     >>> rf = receptive_field(get_config("atto"))
-    >>> rf.halo % rf.input_multiple == 0 and rf.halo >= rf.radius
+    >>> rf.halo % rf.input_multiple == 0 and rf.halo >= rf.radius > rf.convolution_radius
     True
     """
 
     radius: int
+    convolution_radius: int
     input_multiple: int
     halo: int
+    tile_wide_statistics: bool
 
 
 def _conv_intervals(
@@ -689,52 +793,81 @@ def _union(
     return np.minimum(a[0], b[0]), np.maximum(a[1], b[1])
 
 
-def _radius_on_line(config: SSMNetConfig, length: int) -> int:
-    """Propagate 1-D dependency intervals through the architecture on a line of ``length``."""
+def _radius_on_line(config: SSMNetConfig, length: int, windows: bool) -> int:
+    """Propagate 1-D dependency intervals through the architecture on a line of ``length``.
+
+    ``windows``: include the local statistics windows (a box filter each).
+    """
     identity = np.arange(length)
-    block = {"kernel": DWCONV_KERNEL, "stride": 1, "padding": DWCONV_KERNEL // 2}
+
+    def statistics(h: tuple[np.ndarray, np.ndarray], stride: int) -> tuple:
+        cells = config.window_cells(stride) if windows else None
+        return h if cells is None else _conv_intervals(*h, cells, 1, cells // 2)
+
+    def block(h: tuple[np.ndarray, np.ndarray], stride: int) -> tuple:
+        h = _conv_intervals(*h, DWCONV_KERNEL, 1, DWCONV_KERNEL // 2)
+        return statistics(h, stride)  # the GRN after the depthwise convolution
+
     k = config.full_res_kernel
     full = _conv_intervals(identity, identity, k, 1, k // 2)
-
     h = _conv_intervals(identity, identity, STEM_STRIDE, STEM_STRIDE, 0)
-    skips = []
+    h = statistics(h, STEM_STRIDE)  # the SE fusion squeeze
+    skips, strides = [], []
     for i, depth in enumerate(config.depths):
+        stride = STEM_STRIDE * DOWNSAMPLE_STRIDE**i
         if i > 0:
             h = _conv_intervals(*h, DOWNSAMPLE_STRIDE, DOWNSAMPLE_STRIDE, 0)
         for _ in range(depth):
-            h = _conv_intervals(*h, **block)
+            h = block(h, stride)
         skips.append(h)
-    for skip, depth in zip(reversed(skips[:3]), config.decoder_depths, strict=True):
+        strides.append(stride)
+    for skip, stride, depth in zip(
+        reversed(skips[:3]), reversed(strides[:3]), config.decoder_depths, strict=True
+    ):
         h = _union(_upsample_intervals(*h, DOWNSAMPLE_STRIDE), skip)
         for _ in range(depth):
-            h = _conv_intervals(*h, **block)
+            h = block(h, stride)
     h = _union(_upsample_intervals(*h, STEM_STRIDE), full)
     lo, hi = _conv_intervals(*h, k, 1, k // 2)
     return int(max((identity - lo).max(), (hi - identity).max()))
+
+
+def _radius(config: SSMNetConfig, windows: bool) -> int:
+    """:func:`_radius_on_line` on a line much longer than the field (so edges play no part)."""
+    length = 64 * INPUT_MULTIPLE
+    radius = _radius_on_line(config, length, windows)
+    while 4 * radius >= length:
+        length *= 2
+        radius = _radius_on_line(config, length, windows)
+    return radius
 
 
 def receptive_field(config: SSMNetConfig | str) -> ReceptiveField:
     """Receptive field and tiling halo of a configuration, computed from its architecture.
 
     Propagates, along one axis, the interval of input pixels each feature cell
-    depends on through every convolution (kernel, stride, padding), the U-Net
+    depends on through every convolution (kernel, stride, padding), every local
+    statistics window (a box filter of its size at its stage), the U-Net
     upsampling (bilinear: two source cells) and the skip connections, exactly as
-    :class:`SSMNet` wires them; per-pixel layers add nothing. All kernels are
-    square, so the 2-D field is the product of two such intervals. See
-    :class:`ReceptiveField` for what the figures mean and how tiled inference
-    must treat the global (GRN, SE) statistics.
+    :class:`SSMNet` wires them; per-pixel layers add nothing. All kernels and
+    windows are square, so the 2-D field is the product of two such intervals.
+    See :class:`ReceptiveField` for what the figures mean and how tiled
+    inference must treat tile-wide statistics.
 
     Examples
     --------
     >>> receptive_field("atto")
-    ReceptiveField(radius=698, input_multiple=32, halo=704)
+    ReceptiveField(radius=1434, convolution_radius=698, input_multiple=32, halo=1440, \
+tile_wide_statistics=False)
     """
     if isinstance(config, str):
         config = get_config(config)
-    length = 64 * INPUT_MULTIPLE
-    radius = _radius_on_line(config, length)
-    while 4 * radius >= length:  # keep the line much longer than the field
-        length *= 2
-        radius = _radius_on_line(config, length)
+    radius = _radius(config, windows=True)
     halo = -(-radius // INPUT_MULTIPLE) * INPUT_MULTIPLE
-    return ReceptiveField(radius=radius, input_multiple=INPUT_MULTIPLE, halo=halo)
+    return ReceptiveField(
+        radius=radius,
+        convolution_radius=_radius(config, windows=False),
+        input_multiple=INPUT_MULTIPLE,
+        halo=halo,
+        tile_wide_statistics=not config.local_statistics,
+    )
