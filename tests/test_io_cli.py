@@ -67,3 +67,10 @@ def test_check_reads_attrs_only_from_zarr(scene, tmp_path):
     scene.to_zarr(tmp_path / "s.zarr")
     ds = xr.open_zarr(tmp_path / "s.zarr")
     assert ds.ssm.check().ok
+
+
+def test_cli_train_reports_a_bad_config_with_exit_2(tmp_path, capsys):
+    config = tmp_path / "bad.toml"
+    config.write_text('[model]\nconfig = "atto"\n')
+    assert main(["train", str(config)]) == 2
+    assert "no scenes; add [[data]] tables" in capsys.readouterr().err

@@ -86,6 +86,18 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    from xsoilmoist.training import TrainingConfigError, run_training_config
+
+    try:
+        weights = run_training_config(args.config, progress=not args.quiet)
+    except TrainingConfigError as err:
+        print(f"xsoilmoist train: error in {args.config}: {err}", file=sys.stderr)
+        return EXIT_INPUT
+    print(f"wrote {weights} and its model card {weights.with_suffix('.json')}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``xsoilmoist`` command."""
     parser = argparse.ArgumentParser(
@@ -126,6 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("--progress", action="store_true", help="show a progress bar")
     pred.add_argument("--overwrite", action="store_true", help="replace an existing output")
     pred.set_defaults(func=_predict)
+    train = sub.add_parser(
+        "train", help="train a model (two stages) as a TOML file describes; see docs/training"
+    )
+    train.add_argument("config", help="training configuration (TOML)")
+    train.add_argument("--quiet", action="store_true", help="no progress lines")
+    train.set_defaults(func=_train)
     models = sub.add_parser("models", help="list the bundled and registered models")
     models.set_defaults(func=_models)
     return parser

@@ -1,0 +1,48 @@
+"""The experiment scripts and the default-model script run end to end (smoke budgets; slow)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("script", "rows"),
+    [("fusion_ablation", 3), ("training_strategy", 4), ("transfer", 4)],
+)
+def test_experiment_writes_its_table_and_plot(tmp_path, script, rows):
+    out = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "experiments" / f"{script}.py"), str(tmp_path),
+         "--quick", "--threads", "1"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    table = json.loads((tmp_path / f"{script}.json").read_text())
+    assert len(table) == rows
+    for scores in table.values():
+        assert set(scores) == {"truth", "stations"}
+        assert {"r2", "rmse", "ubrmse", "mae", "bias"} <= set(scores["truth"])
+    assert (tmp_path / f"{script}.png").stat().st_size > 10_000
+    assert "SIMULATED" in out.stdout or "simulated" in (tmp_path / f"{script}.txt").read_text()
+
+
+@pytest.mark.slow
+def test_default_model_script_writes_a_trained_card(tmp_path):
+    out = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "train_default.py"), "--quick",
+         "--output", str(tmp_path / "model"), "--threads", "1"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    card = json.loads((tmp_path / "model.json").read_text())
+    assert card["trained"] is True
+    assert "SIMULATED" in card["description"]
+    assert card["training"]["data"]["source"] == "simulated scenes (xsoilmoist.synthetic)"
+    assert set(card["metrics"]["truth_by_region"]) == {"farmland", "alpine_grassland", "arid_basin"}

@@ -1,0 +1,170 @@
+"""Run a whole training from a TOML file: scenes, both stages, evaluation, model card."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from xsoilmoist.training.config import TrainingConfig, load_training_config
+from xsoilmoist.training.evaluation import evaluate
+from xsoilmoist.training.loop import finetune, pretrain
+from xsoilmoist.training.scenes import TrainingScene, prepare_scene
+
+__all__ = ["evaluation_report", "run_training", "run_training_config"]
+
+
+def evaluation_report(model, scenes: Sequence[TrainingScene]) -> dict[str, Any]:
+    """Scores on ``scenes``: against the truth where all have it, and at their stations."""
+    report: dict[str, Any] = {"scenes": [s.name for s in scenes]}
+    if scenes and all(s.truth is not None for s in scenes):
+        report["truth"] = evaluate(model, scenes, target="truth")
+    with_stations = [s for s in scenes if s.n_stations]
+    if with_stations:
+        report["stations"] = evaluate(model, with_stations, target="stations")
+    return report
+
+
+def _default_description(config: TrainingConfig) -> str:
+    simulated = any(d.region for d in config.data)
+    stages = [s for s in ("pretrain", "finetune") if getattr(config, s) is not None]
+    what = " then ".join(
+        {"pretrain": "coarse footprint labels", "finetune": "station points"}[s] for s in stages
+    )
+    data = "simulated scenes (xsoilmoist.synthetic)" if simulated else "the scenes listed"
+    return f"Soil-moisture network trained on {what} of {data}; see 'training' and 'metrics'."
+
+
+def run_training(
+    config: TrainingConfig, *, progress: bool = True, log: TextIO | None = None
+) -> Path:
+    """Train as ``config`` says, evaluate, and write the model; returns the weights path.
+
+    See :func:`run_training_config`.
+    """
+    from xsoilmoist.model import SSMNet
+    from xsoilmoist.weights import ModelCard, load_model, save_model
+
+    log = log or sys.stderr
+    start_from = config.model.get("start_from")
+    if start_from:
+        local = config.base / Path(start_from).expanduser()
+        local_files = [local, local.with_name(local.name + ".safetensors")]
+        start = load_model(local if any(p.exists() for p in local_files) else start_from)
+        network = start.config
+    else:
+        network = config.network_config()
+        start = SSMNet(network)
+    scenes: dict[str, list[TrainingScene]] = {
+        split: [] for split in ("train", "validation", "test")
+    }
+    for source in config.data:
+        for ds in source.datasets(config.base):
+            scenes[source.split].append(prepare_scene(ds, start))
+    log.write(
+        f"training scenes: {len(scenes['train'])}, validation: {len(scenes['validation'])}, "
+        f"test: {len(scenes['test'])}\n"
+    )
+    output = config.output_path()
+    stages = []
+    model: Any = start if start_from else network
+    if config.pretrain is not None:
+        result = pretrain(
+            model,
+            scenes["train"],
+            validation=scenes["validation"],
+            settings=config.pretrain,
+            checkpoint=output.with_name(output.name + "-pretrain")
+            if config.output.checkpoints
+            else None,
+            progress=progress,
+        )
+        model = result.model
+        stages.append(result.summary())
+    if config.finetune is not None:
+        validation = [s for s in scenes["validation"] if s.n_stations]
+        result = finetune(
+            model,
+            scenes["train"],
+            validation=validation,
+            settings=config.finetune,
+            checkpoint=output.with_name(output.name + "-finetune")
+            if config.output.checkpoints
+            else None,
+            progress=progress,
+        )
+        model = result.model
+        stages.append(result.summary())
+    evaluated = scenes["test"] or scenes["validation"]
+    metrics = {}
+    if evaluated:
+        split = "test" if scenes["test"] else "validation"
+        metrics = {"split": split, **evaluation_report(model, evaluated)}
+    modalities = list(model.config.modalities)
+    card = ModelCard(
+        name=config.output.name or output.name,
+        config={},
+        trained=True,
+        description=config.output.description or _default_description(config),
+        required_modalities=modalities[:1],
+        optional_modalities=modalities[1:],
+        tile=config.output.tile,
+        halo=config.output.halo,
+        training={
+            "configuration_file": config.source,
+            "data": [d.describe() for d in config.data],
+            "stages": stages,
+            "started_from": start_from or None,
+        },
+        metrics=metrics,
+        license=config.output.license,
+        version=config.output.version,
+    )
+    weights, card_path = save_model(model, output, card)
+    log.write(f"wrote {weights} and {card_path}\n")
+    for target in ("truth", "stations"):
+        if target in metrics:
+            scores = metrics[target]
+            log.write(
+                f"{metrics['split']} {target}: R2 {scores['r2']:.3f}  "
+                f"RMSE {scores['rmse']:.4f}  ubRMSE {scores['ubrmse']:.4f}  "
+                f"MAE {scores['mae']:.4f}  bias {scores['bias']:+.4f}  (n={int(scores['n'])})\n"
+            )
+    return weights
+
+
+def run_training_config(path: str | Path, *, progress: bool = True) -> Path:
+    """Train the model a TOML file describes and write it with its card (``xsoilmoist train``).
+
+    Builds (or loads) the network, opens or simulates the scenes of each
+    split, runs the stages present (stage 1 ``[pretrain]`` on coarse labels,
+    stage 2 ``[finetune]`` on stations, early stopping on validation
+    stations or on stations held out of the training scenes), scores the
+    result on the ``test`` scenes (else the ``validation`` ones) and writes
+    ``PATH.safetensors`` + ``PATH.json`` with :func:`xsoilmoist.weights.save_model`.
+
+    Parameters
+    ----------
+    path
+        The TOML file (format: :mod:`xsoilmoist.training.config`).
+    progress
+        Print progress lines to stderr.
+
+    Returns
+    -------
+    pathlib.Path
+        The written ``.safetensors`` file.
+
+    Raises
+    ------
+    TrainingConfigError
+        For a file that cannot be used as written (the message names the
+        table and key).
+
+    Examples
+    --------
+    >>> run_training_config("train.toml")  # doctest: +SKIP
+    PosixPath('models/mymodel.safetensors')
+    """
+    return run_training(load_training_config(path), progress=progress)

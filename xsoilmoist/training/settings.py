@@ -1,0 +1,161 @@
+"""Hyper-parameters of the two training stages.
+
+Both are frozen dataclasses with defaults that suit a small model on a CPU;
+``dataclasses.replace(settings, steps=...)`` makes a variant. The same fields
+are the keys of the ``[pretrain]`` and ``[finetune]`` tables of a training
+TOML file (:mod:`xsoilmoist.training.config`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["FinetuneSettings", "PretrainSettings"]
+
+
+def _check_common(settings: PretrainSettings | FinetuneSettings) -> list[str]:
+    problems = []
+    for name in ("steps", "batch_size", "patch_size", "eval_every"):
+        value = getattr(settings, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            problems.append(f"{name} must be a positive integer, got {value!r}")
+    if not settings.learning_rate > 0:
+        problems.append(f"learning_rate must be positive, got {settings.learning_rate!r}")
+    if settings.weight_decay < 0:
+        problems.append(f"weight_decay must be >= 0, got {settings.weight_decay!r}")
+    if not 0.0 <= settings.warmup_fraction < 1.0:
+        problems.append(f"warmup_fraction must be within [0, 1), got {settings.warmup_fraction!r}")
+    if not 0.0 <= settings.modality_dropout <= 1.0:
+        problems.append(
+            f"modality_dropout must be a probability in [0, 1], got {settings.modality_dropout!r}"
+        )
+    if settings.patience is not None and settings.patience < 1:
+        problems.append(f"patience must be a positive integer or None, got {settings.patience!r}")
+    if settings.seed < 0:
+        problems.append(f"seed must be a non-negative integer, got {settings.seed!r}")
+    return problems
+
+
+@dataclass(frozen=True)
+class PretrainSettings:
+    """Stage 1: training on coarse footprint labels.
+
+    Attributes
+    ----------
+    steps
+        Optimiser steps.
+    batch_size
+        Patches per step.
+    patch_size
+        Patch side, pixels; make it at least twice the coarse footprint's side
+        so that whole footprints fall inside patches.
+    learning_rate
+        Peak learning rate of AdamW (linear warm-up, then cosine decay to 5 %).
+    weight_decay
+        AdamW weight decay.
+    warmup_fraction
+        Fraction of the steps spent warming the learning rate up.
+    modality_dropout
+        Probability of blanking each modality of a patch (never all of them).
+    min_footprint_coverage
+        Smallest fraction of a footprint covered by valid predictions in the
+        patch for its label to count.
+    eval_every
+        Steps between validation passes (and checkpoints).
+    validation_batches
+        Batches of validation patches (drawn once, with ``seed + 1``).
+    patience
+        Stop after this many validation passes without improvement (``None``:
+        run every step).
+    seed
+        Seed of the initialisation, the patch sampler and the dropout.
+    """
+
+    steps: int = 2000
+    batch_size: int = 8
+    patch_size: int = 96
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.05
+    warmup_fraction: float = 0.05
+    modality_dropout: float = 0.25
+    min_footprint_coverage: float = 0.75
+    eval_every: int = 200
+    validation_batches: int = 8
+    patience: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        problems = _check_common(self)
+        if not 0.0 < self.min_footprint_coverage <= 1.0:
+            problems.append(
+                f"min_footprint_coverage must be within (0, 1], got {self.min_footprint_coverage!r}"
+            )
+        if self.validation_batches < 1:
+            problems.append(f"validation_batches must be positive, got {self.validation_batches!r}")
+        if problems:
+            raise ValueError("invalid PretrainSettings: " + "; ".join(problems))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as a plain dict (for model cards and logs)."""
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class FinetuneSettings:
+    """Stage 2: fine-tuning on station points, with early stopping on held-out stations.
+
+    Attributes
+    ----------
+    steps
+        Maximum optimiser steps.
+    batch_size
+        Patches per step (each around a station reading).
+    patch_size
+        Patch side, pixels (the station sits at a random place in the patch).
+    learning_rate
+        Peak learning rate, lower than stage 1's.
+    weight_decay, warmup_fraction, modality_dropout
+        As :class:`PretrainSettings`.
+    freeze_encoder
+        Train only the metadata branch, decoder and head (stems, SE fusion and
+        encoder stages frozen).
+    validation_fraction
+        Fraction of each scene's stations held out for early stopping when no
+        validation scenes are given (at least one when a scene has two or
+        more stations; 0 disables the split).
+    eval_every
+        Steps between validation passes.
+    patience
+        Stop after this many validation passes without improvement; the best
+        weights are restored (``None``: run every step, still keep the best).
+    seed
+        Seed of the station split, the sampler and the dropout.
+    """
+
+    steps: int = 1000
+    batch_size: int = 8
+    patch_size: int = 64
+    learning_rate: float = 2e-4
+    weight_decay: float = 0.05
+    warmup_fraction: float = 0.05
+    modality_dropout: float = 0.1
+    freeze_encoder: bool = False
+    validation_fraction: float = 0.25
+    eval_every: int = 50
+    patience: int | None = 6
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        problems = _check_common(self)
+        if not 0.0 <= self.validation_fraction < 1.0:
+            problems.append(
+                f"validation_fraction must be within [0, 1), got {self.validation_fraction!r}"
+            )
+        if problems:
+            raise ValueError("invalid FinetuneSettings: " + "; ".join(problems))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as a plain dict (for model cards and logs)."""
+        return dataclasses.asdict(self)
