@@ -76,6 +76,52 @@ def _draw_tiling_window(app) -> None:
     plt.close(fig)
 
 
+def _write_default_card(app) -> None:
+    """Show the bundled default model's card: summary tables and the full JSON, from the file."""
+    from xsoilmoist.weights import available_models, load_card
+
+    out = Path(app.srcdir) / "_generated" / "default_card.rst"
+    out.parent.mkdir(exist_ok=True)
+    if "default" not in available_models():
+        out.write_text("No default model is bundled in this build.\n")
+        return
+    card = load_card("default")
+    config, data = card.config, card.training["data"]
+    modalities = ", ".join(
+        f"{m} ({'required' if m in card.required_modalities else 'optional'})"
+        for m in config["modalities"]
+    )
+    facts = [
+        ("network", f"depths {config['depths']}, widths {config['dims']}"),
+        ("modalities", modalities),
+        ("output", f"0 to {config['out_max']} m3/m3"),
+        ("tile, halo", f"{card.tile}, {card.halo} px"),
+        ("training data", f"{data['source']}: {', '.join(data['regions'])}"),
+        ("training time", f"{card.training['minutes']} min on {card.training['threads']} thread"),
+        ("licence, version", f"{card.license}, {card.version}"),
+        ("sha256", f"``{card.sha256}``"),
+    ]
+    lines = [".. list-table::", "   :widths: 20 80", ""]
+    for key, value in facts:
+        lines += [f"   * - {key}", f"     - {value}"]
+    lines += ["", ".. list-table:: held-out simulated scenes (m3/m3; R2 unitless)"]
+    lines += ["   :header-rows: 1", ""]
+    lines += ["   * - scored against", "     - R2", "     - RMSE", "     - ubRMSE"]
+    lines += ["     - bias", "     - n"]
+    rows = [("truth, all regions", card.metrics["truth"])]
+    rows += [(f"truth, {r}", s) for r, s in card.metrics["truth_by_region"].items()]
+    rows.append(("stations, all regions", card.metrics["stations"]))
+    for name, s in rows:
+        lines += [f"   * - {name}", f"     - {s['r2']:.3f}", f"     - {s['rmse']:.4f}"]
+        lines += [f"     - {s['ubrmse']:.4f}", f"     - {s['bias']:+.4f}", f"     - {s['n']:.0f}"]
+    lines += ["", card.description, "", "The whole card:", "", ".. code-block:: json", ""]
+    lines += ["   " + line for line in card.to_json().splitlines()]
+    text = "\n".join(lines) + "\n"
+    if not out.exists() or out.read_text() != text:
+        out.write_text(text)
+
+
 def setup(app):
     app.connect("builder-inited", _write_band_table)
+    app.connect("builder-inited", _write_default_card)
     app.connect("builder-inited", _draw_tiling_window)

@@ -138,7 +138,7 @@ def run_demo(
         ssm = predict(raw, loaded)
         written.append(write_result(ssm, output / f"{name}_ssm.tif", overwrite=True))
         map_png = output / f"{name}_ssm.png"
-        _save_map(ssm, f"{name}: {ssm.attrs['model']} (no ground truth here)", map_png)
+        _save_map(ssm, f"{name}\n{ssm.attrs['model']} model (no ground truth here)", map_png)
         written.append(map_png)
     print()
     for path in written:
