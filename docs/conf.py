@@ -121,7 +121,33 @@ def _write_default_card(app) -> None:
         out.write_text(text)
 
 
+def _draw_validation_example(app) -> None:
+    """Validate the default model on a held-out simulated scene: scatter and station series."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from xsoilmoist import plot, predict, validate
+    from xsoilmoist.synthetic import simulate_scene
+    from xsoilmoist.weights import available_models
+
+    if "default" not in available_models():
+        return
+    scene = simulate_scene("arid_basin", shape=(128, 128), times=6, seed=100, n_stations=8)
+    result = validate(predict(scene), scene)
+    out = Path(app.srcdir) / "_generated"
+    out.mkdir(exist_ok=True)
+    for name, fig in (
+        ("validation_scatter.png", plot.scatter(result.predicted, result.observed)),
+        ("validation_timeseries.png", plot.timeseries(result.isel(station=slice(0, 3)))),
+    ):
+        fig.savefig(out / name, dpi=80)
+        plt.close(fig)
+
+
 def setup(app):
+    app.connect("builder-inited", _draw_validation_example)
     app.connect("builder-inited", _write_band_table)
     app.connect("builder-inited", _write_default_card)
     app.connect("builder-inited", _draw_tiling_window)

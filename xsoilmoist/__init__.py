@@ -10,6 +10,7 @@ from xsoilmoist import accessor as _accessor  # noqa: F401  (registers ds.ssm)
 from xsoilmoist.bands import StandardizeError, standardize
 from xsoilmoist.inference import predict
 from xsoilmoist.report import check
+from xsoilmoist.validation import validate
 from xsoilmoist.weights import available_models, load_model
 
 try:
@@ -25,4 +26,5 @@ __all__ = [
     "load_model",
     "predict",
     "standardize",
+    "validate",
 ]

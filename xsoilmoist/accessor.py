@@ -1,16 +1,26 @@
-"""The ``ds.ssm`` accessor: thin methods that delegate to the module functions."""
+"""The ``ds.ssm`` and ``da.ssm`` accessors: thin methods that delegate to the module functions.
+
+``ds.ssm`` (on a Dataset) prepares inputs and predicts; ``da.ssm`` (on a
+DataArray, e.g. the predicted ``ssm``) plots. xarray keeps the two apart, so
+both can be called ``ssm``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import xarray as xr
 
 from xsoilmoist import bands, encoding, inference, report
+from xsoilmoist import plot as plotting
 
-__all__ = ["SSMAccessor"]
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = ["SSMAccessor", "SSMDataArrayAccessor"]
 
 
 @xr.register_dataset_accessor("ssm")
@@ -84,4 +94,60 @@ class SSMAccessor:
             progress=progress,
             date=date,
             rename=rename,
+        )
+
+
+@xr.register_dataarray_accessor("ssm")
+class SSMDataArrayAccessor:
+    """Soil-moisture plots on a DataArray, as ``da.ssm``; matplotlib loads on the first plot.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ssm = xr.DataArray(np.full((3, 4), 0.25), dims=("y", "x"),
+    ...                    coords={"y": [20.0, 10.0, 0.0], "x": [0.0, 10.0, 20.0, 30.0]},
+    ...                    attrs={"units": "m3 m-3", "long_name": "surface soil moisture"})
+    >>> fig = ssm.ssm.plot()
+    >>> fig.axes[-1].get_ylabel()
+    'surface soil moisture [m3 m-3]'
+    >>> import matplotlib.pyplot as plt
+    >>> plt.close(fig)
+    """
+
+    def __init__(self, da: xr.DataArray) -> None:
+        self._da = da
+
+    def plot(
+        self,
+        *,
+        vmin: float = 0.0,
+        vmax: float = 0.5,
+        cmap: str = plotting.MOISTURE_CMAP,
+        title: str | None = None,
+        ax: Axes | None = None,
+    ) -> Figure:
+        """Map on the fixed moisture scale; see :func:`xsoilmoist.plot.map`."""
+        return plotting.map(self._da, vmin=vmin, vmax=vmax, cmap=cmap, title=title, ax=ax)
+
+    def scatter(
+        self,
+        obs: xr.DataArray,
+        *,
+        dim: Hashable | Sequence[Hashable] | None = None,
+        ax: Axes | None = None,
+        title: str | None = None,
+        vmin: float = 0.0,
+        vmax: float = 0.5,
+        max_points: int = plotting.DENSE_POINTS,
+    ) -> Figure:
+        """These predictions against ``obs``; see :func:`xsoilmoist.plot.scatter`."""
+        return plotting.scatter(
+            self._da,
+            obs,
+            dim=dim,
+            ax=ax,
+            title=title,
+            vmin=vmin,
+            vmax=vmax,
+            max_points=max_points,
         )
