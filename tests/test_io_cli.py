@@ -74,3 +74,23 @@ def test_cli_train_reports_a_bad_config_with_exit_2(tmp_path, capsys):
     config.write_text('[model]\nconfig = "atto"\n')
     assert main(["train", str(config)]) == 2
     assert "no scenes; add [[data]] tables" in capsys.readouterr().err
+
+
+def test_write_result_to_zarr_accepts_uneven_dask_chunks(tmp_path):
+    import dask.array as dsa
+
+    from xsoilmoist.io import write_result
+
+    values = np.arange(10 * 7, dtype=np.float32).reshape(10, 7)
+    da = xr.DataArray(
+        dsa.from_array(values, chunks=((4, 3, 3), (5, 2))),
+        dims=("y", "x"),
+        coords={"y": np.arange(10.0), "x": np.arange(7.0)},
+        name="ssm",
+        attrs={"units": "m3 m-3"},
+    )
+    path = write_result(da, tmp_path / "out.zarr")
+    back = xr.open_zarr(path)["ssm"]
+    np.testing.assert_array_equal(back.values, values)
+    assert back.attrs["units"] == "m3 m-3"
+    assert da.chunks == ((4, 3, 3), (5, 2))  # the input is not rechunked in place

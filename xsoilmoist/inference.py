@@ -26,7 +26,7 @@ import xarray as xr
 from xsoilmoist.bands import spatial_dims, standardize
 from xsoilmoist.catalogue import MODALITY_BANDS, aliases_of
 from xsoilmoist.encoding import metadata_features
-from xsoilmoist.tiling import TilingPlan, fold_overlaps
+from xsoilmoist.tiling import TilingPlan, fold_overlaps, halo_blocks
 
 if TYPE_CHECKING:
     from xsoilmoist.model import SSMNet
@@ -194,6 +194,24 @@ def _assemble_block(block: np.ndarray, *, half: int) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where(den > 0, num / den, np.nan)
     return out.astype(np.float32)[None]
+
+
+def _block_tiles(plan: TilingPlan, n_y: int, n_x: int, n_t: int) -> int:
+    """Tile cores per block edge: blocks near ``TARGET_BLOCK`` pixels, enough of them to share.
+
+    Smaller blocks than the target when the scene would otherwise give fewer
+    than two blocks per scheduler thread, so that no thread idles while
+    another finishes a big block.
+    """
+    threads = dask.config.get("num_workers", None) or os.cpu_count() or 1
+    block_tiles = max(1, TARGET_BLOCK // plan.stride)
+    n_tiles_y, n_tiles_x = plan.n_tiles(n_y), plan.n_tiles(n_x)
+    while block_tiles > 1:
+        n_blocks = n_t * -(-n_tiles_y // block_tiles) * -(-n_tiles_x // block_tiles)
+        if n_blocks >= 2 * threads:
+            break
+        block_tiles -= 1
+    return block_tiles
 
 
 def _missing_modality_error(missing: dict[str, list[str]], required: list[str]) -> ValueError:
@@ -368,17 +386,9 @@ def predict(
     stack, meta, std = prepare_inputs(ds, loaded, date=date, rename=rename)
     y_dim, x_dim = stack.dims[-2:]
     n_y, n_x = stack.shape[-2:]
-    block_tiles = max(1, TARGET_BLOCK // plan.stride)
-    pad_y, pad_x = plan.padded_length(n_y), plan.padded_length(n_x)
-    data = da.pad(
-        stack.data, ((0, 0), (0, 0), (0, pad_y - n_y), (0, pad_x - n_x)), constant_values=np.nan
-    )
-    chunks = (1, -1, plan.block_chunks(pad_y, block_tiles), plan.block_chunks(pad_x, block_tiles))
-    data = data.rechunk(chunks)
+    block_tiles = _block_tiles(plan, n_y, n_x, stack.shape[0])
     half = plan.half
-    halo = da.overlap.overlap(
-        data, depth={2: half, 3: half}, boundary={2: np.nan, 3: np.nan}, allow_rechunk=False
-    )
+    halo = halo_blocks(stack.data, plan, block_tiles)
     sums = halo.map_blocks(
         _predict_block,
         meta,
@@ -387,7 +397,7 @@ def predict(
         batch_size=batch_size,
         dtype=np.float32,
         chunks=(halo.chunks[0], (2,), halo.chunks[2], halo.chunks[3]),
-        name=f"ssm-tiles-{ref.sha256[:12]}",
+        token="ssm-tiles",
         meta=np.array((), dtype=np.float32),
     )
     sums = da.overlap.overlap(sums, depth={2: half, 3: half}, boundary={2: 0, 3: 0})
@@ -395,7 +405,7 @@ def predict(
         _assemble_block,
         half=half,
         dtype=np.float32,
-        chunks=(sums.chunks[0], data.chunks[2], data.chunks[3]),
+        chunks=(sums.chunks[0], *(tuple(c - 2 * half for c in cs) for cs in halo.chunks[2:])),
         drop_axis=1,
         meta=np.array((), dtype=np.float32),
     )

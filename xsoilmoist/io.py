@@ -1,4 +1,4 @@
-"""Readers: scenes from zarr, netCDF or GeoTIFF files."""
+"""Readers and writers: scenes from zarr, netCDF or GeoTIFF files; ISMN stations; results."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import dask
 import numpy as np
 import xarray as xr
 
-__all__ = ["open_scene", "write_result"]
+from xsoilmoist.ismn import ISMNFormatError, read_ismn
+
+__all__ = ["ISMNFormatError", "open_scene", "read_ismn", "write_result"]
 
 _GEOTIFF_SUFFIXES = {".tif", ".tiff", ".vrt"}
 
@@ -137,6 +139,10 @@ def write_result(
         store = da.to_dataset(name=da.name or "ssm")
         for name in store.variables:
             store[name].encoding = {}
+            chunks = store[name].chunks
+            if chunks is not None:  # zarr needs equal chunks but the last
+                sizes = {dim: max(c) for dim, c in zip(store[name].dims, chunks, strict=True)}
+                store[name] = store[name].chunk(sizes)
         _compute(store.to_zarr(path, mode="w", compute=False), progress)
         return path
     raster = da

@@ -12,9 +12,10 @@ scene borders too. Because the grid does not depend on the dask chunks, the
 result does not either.
 
 The scene is padded with NaN to a whole number of cores, and dask blocks hold
-a whole number of cores (``block_tiles * S`` pixels, the last block the
-rest). Stage 1 reads each block with an ``O/2`` halo and writes the weighted
-sums of its tiles over that extended region; stage 2
+a whole number of cores (at most ``block_tiles``, shared out evenly). Stage 1
+reads each block with an ``O/2`` halo straight from the input chunks
+(:func:`halo_blocks`) and writes the weighted sums of its tiles over that
+extended region; stage 2
 (:func:`fold_overlaps`) adds each block's halo margins into its neighbours.
 """
 
@@ -22,9 +23,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import dask.array as da
 import numpy as np
+from dask.base import tokenize
+from dask.highlevelgraph import HighLevelGraph
 
-__all__ = ["TilingPlan", "fold_overlaps"]
+__all__ = ["TilingPlan", "fold_overlaps", "halo_blocks"]
 
 
 @dataclass(frozen=True)
@@ -100,20 +104,92 @@ class TilingPlan:
         return self.n_tiles(length) * self.stride
 
     def block_chunks(self, length: int, block_tiles: int) -> tuple[int, ...]:
-        """Chunk sizes along a padded axis: ``block_tiles`` cores per block, then the rest.
+        """Chunk sizes along a padded axis: blocks of whole cores, at most ``block_tiles`` each.
+
+        As few blocks as that allows, all the same size but the last (as zarr
+        needs), which is as close to the others as possible, so that blocks
+        (dask tasks) take about the same time.
 
         Examples
         --------
         >>> TilingPlan(tile=64, overlap=24, context=8).block_chunks(200, 2)
         (80, 80, 40)
+        >>> TilingPlan(tile=64, overlap=24, context=8).block_chunks(280, 6)
+        (160, 120)
         """
         if length % self.stride:
             raise ValueError(f"length {length} is not a whole number of cores ({self.stride})")
-        size = block_tiles * self.stride
-        chunks = [size] * (length // size)
-        if length % size:
-            chunks.append(length % size)
-        return tuple(chunks)
+        n_cores = length // self.stride
+        n_blocks = -(-n_cores // block_tiles)
+        size = -(-n_cores // n_blocks)
+        sizes = [size] * (n_cores // size) + ([n_cores % size] if n_cores % size else [])
+        return tuple(k * self.stride for k in sizes)
+
+
+def _pieces(bounds: np.ndarray, start: int, stop: int) -> list[tuple[int, slice, slice]]:
+    """Input chunks overlapping ``[start, stop)``: (index, slice in the chunk, slice in block)."""
+    first, last = max(start, 0), min(stop, int(bounds[-1]))
+    out = []
+    for k in range(len(bounds) - 1):
+        lo, hi = max(first, int(bounds[k])), min(last, int(bounds[k + 1]))
+        if lo < hi:
+            out.append((k, slice(lo - bounds[k], hi - bounds[k]), slice(lo - start, hi - start)))
+    return out
+
+
+def _fill_block(chunks: list[np.ndarray], places: list, shape: tuple[int, ...]) -> np.ndarray:
+    block = np.full(shape, np.nan, dtype=np.float32)
+    for chunk, (src_y, src_x, dst_y, dst_x) in zip(chunks, places, strict=True):
+        block[..., dst_y, dst_x] = chunk[..., src_y, src_x]
+    return block
+
+
+def halo_blocks(data: da.Array, plan: TilingPlan, block_tiles: int) -> da.Array:
+    """The scene cut into tile-grid blocks, each with a ``half``-pixel halo, NaN outside.
+
+    ``data`` is ``(time, band, y, x)`` with any chunks. Each block
+    ``(1, band, H + overlap, W + overlap)`` is one task that copies the parts
+    of the input chunks it needs, so a block depends on its input chunks
+    only: the scheduler can then read, predict and release the scene block by
+    block (a rechunk to the block grid followed by ``overlap`` would interpose
+    many small tasks that make it read far ahead, holding most of the scene).
+
+    Examples
+    --------
+    >>> x = da.arange(6 * 6, dtype=np.float32, chunks=4).reshape(1, 1, 6, 6)
+    >>> blocks = halo_blocks(x, TilingPlan(tile=6, overlap=2, context=0), block_tiles=2)
+    >>> blocks.chunks[2:], float(blocks[0, 0, 1, 1].compute())
+    (((10,), (10,)), 0.0)
+    """
+    data = data.astype(np.float32).rechunk({0: 1, 1: -1})
+    n_t, n_bands, n_y, n_x = data.shape
+    half = plan.half
+    y_chunks = plan.block_chunks(plan.padded_length(n_y), block_tiles)
+    x_chunks = plan.block_chunks(plan.padded_length(n_x), block_tiles)
+    y_bounds, x_bounds = (np.cumsum((0, *c)) for c in data.chunks[2:])
+    name = "ssm-blocks-" + tokenize(data.name, plan, block_tiles)
+    graph = {}
+    y_start = 0
+    for i, height in enumerate(y_chunks):
+        rows = _pieces(y_bounds, y_start - half, y_start + height + half)
+        x_start = 0
+        for j, width in enumerate(x_chunks):
+            cols = _pieces(x_bounds, x_start - half, x_start + width + half)
+            places = [(sy, sx, dy, dx) for _, sy, dy in rows for _, sx, dx in cols]
+            shape = (1, n_bands, height + 2 * half, width + 2 * half)
+            for t in range(n_t):
+                keys = [(data.name, t, 0, ci, cj) for ci, _, _ in rows for cj, _, _ in cols]
+                graph[(name, t, 0, i, j)] = (_fill_block, keys, places, shape)
+            x_start += width
+        y_start += height
+    chunks = (
+        (1,) * n_t,
+        (n_bands,),
+        tuple(c + 2 * half for c in y_chunks),
+        tuple(c + 2 * half for c in x_chunks),
+    )
+    layer = HighLevelGraph.from_collections(name, graph, dependencies=[data])
+    return da.Array(layer, name, chunks, dtype=np.float32)
 
 
 def _fold_axis(values: np.ndarray, axis: int, half: int) -> np.ndarray:
