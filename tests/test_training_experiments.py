@@ -15,7 +15,7 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("script", "rows"),
-    [("fusion_ablation", 3), ("training_strategy", 4), ("transfer", 4)],
+    [("fusion_ablation", 3), ("training_strategy", 6), ("transfer", 4)],
 )
 def test_experiment_writes_its_table_and_plot(tmp_path, script, rows):
     out = subprocess.run(

@@ -67,9 +67,9 @@ FULL = Budget(
     n_times=8,
     coarse_resolution=320.0,
     n_stations=16,
-    pretrain=PretrainSettings(steps=1200, batch_size=8, patch_size=96, eval_every=200),
+    pretrain=PretrainSettings(steps=1000, batch_size=8, patch_size=96, eval_every=200),
     finetune=FinetuneSettings(
-        steps=600, batch_size=8, patch_size=64, learning_rate=3e-4, eval_every=50, patience=6
+        steps=1200, batch_size=8, patch_size=64, learning_rate=3e-4, eval_every=100, patience=6
     ),
 )
 #: A smoke-test budget: every code path in well under a minute, numbers meaningless.
@@ -170,7 +170,7 @@ def score(model: SSMNet, scenes: Sequence[TrainingScene]) -> dict[str, dict[str,
 def format_table(title: str, rows: Sequence[tuple[str, dict]]) -> str:
     """A fixed-width table of truth and station scores, one row per variant."""
     header = (
-        f"{'variant':<38} {'R2':>7} {'RMSE':>7} {'ubRMSE':>7} {'MAE':>7} {'bias':>7}"
+        f"{'variant':<40} {'R2':>7} {'RMSE':>7} {'ubRMSE':>7} {'MAE':>7} {'bias':>7}"
         f" | {'stn R2':>7} {'stn ubRMSE':>10}"
     )
     lines = [title, "", "scores against the truth at every test pixel (m3/m3) | at test stations"]
@@ -178,7 +178,7 @@ def format_table(title: str, rows: Sequence[tuple[str, dict]]) -> str:
     for name, scores in rows:
         t, s = scores["truth"], scores["stations"]
         lines.append(
-            f"{name:<38} {t['r2']:7.3f} {t['rmse']:7.4f} {t['ubrmse']:7.4f} {t['mae']:7.4f}"
+            f"{name:<40} {t['r2']:7.3f} {t['rmse']:7.4f} {t['ubrmse']:7.4f} {t['mae']:7.4f}"
             f" {t['bias']:+7.4f} | {s['r2']:7.3f} {s['ubrmse']:10.4f}"
         )
     return "\n".join(lines)

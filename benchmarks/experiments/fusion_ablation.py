@@ -67,7 +67,7 @@ def main() -> None:
     notes = ["R2 gain of each step (truth, test scenes) against the paper's:"]
     for i in range(1, len(rows)):
         gain = rows[i][1]["truth"]["r2"] - rows[i - 1][1]["truth"]["r2"]
-        notes.append(f"  {rows[i][0]:<38} {gain:+.3f}   paper {PAPER_GAINS[i]:+.2f}")
+        notes.append(f"  {rows[i][0]:<40} {gain:+.3f}   paper {PAPER_GAINS[i]:+.2f}")
     total = rows[-1][1]["truth"]["mae"] / rows[0][1]["truth"]["mae"]
     notes.append(f"MAE of 3 over MAE of 1: {total:.2f} (paper, Heihe: 0.0509 / 0.1004 = 0.51)")
     notes.append(
