@@ -25,12 +25,8 @@ def test_demo_with_a_model_predicts_and_writes_maps(sample_data, model_path, tmp
         assert path.stat().st_size > 1000
 
 
-def test_demo_without_a_trained_model_says_so(sample_data, tmp_path, capsys):
-    from xsoilmoist.weights import available_models
-
-    if "default" in available_models():
-        pytest.skip("a default model is bundled")
-    assert main(["demo", "--output", str(tmp_path)]) == 0
+def test_demo_without_a_model_says_so_and_shows_the_inputs(sample_data, tmp_path, capsys):
+    assert main(["demo", "--output", str(tmp_path), "--model", "no-such-model"]) == 0
     out = capsys.readouterr().out
-    assert "no trained model to run" in out
+    assert "no trained model to run" in out and "no-such-model" in out
     assert [p.name for p in tmp_path.iterdir()] == ["S2A_MSIL2A_20170613T101031_87_48_inputs.png"]

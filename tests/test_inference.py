@@ -293,3 +293,20 @@ def test_no_seams_on_smooth_input(model_path):
     print(f"seam ratio: blended {blended:.3f}, cropped to cores {cropped:.3f}")
     assert blended <= 1.0
     assert cropped > 1.5  # the measure does see seams where they exist
+
+
+def test_a_model_without_card_tiles_like_a_saved_one_with_the_default_card(tmp_path):
+    from xsoilmoist.weights import DEFAULT_HALO, DEFAULT_TILE, load_model
+
+    torch.manual_seed(1)
+    net = SSMNet(SSMNetConfig(name="bare", depths=(1, 1, 1, 1), dims=(8, 16, 32, 64)))
+    card = ModelCard(name="bare", config={}, trained=False, description="test")
+    assert (card.tile, card.halo) == (DEFAULT_TILE, DEFAULT_HALO)
+    path, _ = save_model(net, tmp_path / "bare", card)
+    ds = scene(ny=300, nx=280, nt=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # untrained weights
+        saved = predict(ds, load_model(path))
+    in_memory = predict(ds, net)
+    assert in_memory.attrs["tiling"] == saved.attrs["tiling"]
+    np.testing.assert_array_equal(in_memory.values, saved.values)

@@ -196,6 +196,23 @@ def _assemble_block(block: np.ndarray, *, half: int) -> np.ndarray:
     return out.astype(np.float32)[None]
 
 
+def _bounded_chunks(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` with spatial chunks of at most ``2 * TARGET_BLOCK`` pixels (others untouched).
+
+    Each block task computes the input chunks it overlaps; chunks much bigger
+    than the blocks (``xr.open_zarr``'s ``"auto"`` chunks can hold a whole
+    band) would be computed whole by every block. Split, each piece reads only
+    its part of the file.
+    """
+    y_dim, x_dim = spatial_dims(ds)
+    limit = 2 * TARGET_BLOCK
+    sizes = {}
+    for dim in (y_dim, x_dim):
+        if any(max(v.chunksizes.get(dim, (0,))) > limit for v in ds.data_vars.values()):
+            sizes[dim] = TARGET_BLOCK
+    return ds.chunk(sizes) if sizes else ds
+
+
 def _block_tiles(plan: TilingPlan, n_y: int, n_x: int, n_t: int) -> int:
     """Tile cores per block edge: blocks near ``TARGET_BLOCK`` pixels, enough of them to share.
 
@@ -305,10 +322,11 @@ def _default_tiling(model: SSMNet, tile: int | None, overlap: int | None) -> Til
     the same alignment of the downsampling grid and overlapping tiles agree.
     """
     from xsoilmoist.model import INPUT_MULTIPLE
+    from xsoilmoist.weights import DEFAULT_HALO, DEFAULT_TILE
 
     card = getattr(model, "card", None)
-    tile = int(tile if tile is not None else (card.tile if card else 256))
-    context = int(card.halo if card else 16)
+    tile = int(tile if tile is not None else (card.tile if card else DEFAULT_TILE))
+    context = int(card.halo if card else DEFAULT_HALO)
     if overlap is None:
         least = 2 * context + max(2, 2 * (context // 2))
         stride = (tile - least) // INPUT_MULTIPLE * INPUT_MULTIPLE
@@ -383,12 +401,15 @@ def predict(
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     ref, loaded = _resolve_model(model)
     plan = _default_tiling(loaded, tile, overlap)
+    dask_input = any(v.chunks is not None for v in ds.data_vars.values())
+    if dask_input:
+        ds = _bounded_chunks(ds)
     stack, meta, std = prepare_inputs(ds, loaded, date=date, rename=rename)
     y_dim, x_dim = stack.dims[-2:]
     n_y, n_x = stack.shape[-2:]
     block_tiles = _block_tiles(plan, n_y, n_x, stack.shape[0])
     half = plan.half
-    halo = halo_blocks(stack.data, plan, block_tiles)
+    halo = halo_blocks(stack.data, plan, block_tiles, read_in_task=dask_input)
     sums = halo.map_blocks(
         _predict_block,
         meta,
@@ -427,7 +448,6 @@ def predict(
     }
     if std.rio.crs is not None:
         ssm = ssm.rio.write_crs(std.rio.crs)
-    dask_input = any(v.chunks is not None for v in ds.data_vars.values())
     if progress:
         return _compute_with_progress(ssm)
     return ssm if dask_input else ssm.compute()

@@ -25,8 +25,11 @@ from dataclasses import dataclass
 
 import dask.array as da
 import numpy as np
+from dask.array.optimization import optimize
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
+from dask.local import get_sync
+from dask.optimization import cull
 
 __all__ = ["TilingPlan", "fold_overlaps", "halo_blocks"]
 
@@ -144,15 +147,41 @@ def _fill_block(chunks: list[np.ndarray], places: list, shape: tuple[int, ...]) 
     return block
 
 
-def halo_blocks(data: da.Array, plan: TilingPlan, block_tiles: int) -> da.Array:
+class _Subgraph:
+    """Tasks computed inside one task, out of the outer scheduler's sight (a plain object)."""
+
+    __slots__ = ("graph", "keys")
+
+    def __init__(self, graph: dict, keys: list) -> None:
+        # Fusing the reads with the slices that follow them reads only the parts needed.
+        self.graph, self.keys = optimize(graph, keys), keys
+
+    def compute(self) -> list:
+        return get_sync(self.graph, self.keys)
+
+
+def _read_block(source: _Subgraph, places: list, shape: tuple[int, ...]) -> np.ndarray:
+    return _fill_block(source.compute(), places, shape)
+
+
+def halo_blocks(
+    data: da.Array, plan: TilingPlan, block_tiles: int, *, read_in_task: bool = False
+) -> da.Array:
     """The scene cut into tile-grid blocks, each with a ``half``-pixel halo, NaN outside.
 
     ``data`` is ``(time, band, y, x)`` with any chunks. Each block
     ``(1, band, H + overlap, W + overlap)`` is one task that copies the parts
-    of the input chunks it needs, so a block depends on its input chunks
-    only: the scheduler can then read, predict and release the scene block by
-    block (a rechunk to the block grid followed by ``overlap`` would interpose
-    many small tasks that make it read far ahead, holding most of the scene).
+    of the input chunks it needs.
+
+    With ``read_in_task`` the block task computes those input chunks itself
+    (their culled graph travels with it), so no input chunk outlives the
+    block that reads it: memory stays bounded by the blocks running at once,
+    whatever the scene size, at the price of reading the chunks on block
+    borders more than once. Without it, blocks depend on the input chunks as
+    dask tasks, and a chunk shared by two rows of blocks stays in memory
+    until both ran: about two rows of input chunks, growing with the scene's
+    width. Use ``read_in_task`` for lazily read scenes, not for arrays
+    already in memory (each task would carry them).
 
     Examples
     --------
@@ -167,7 +196,8 @@ def halo_blocks(data: da.Array, plan: TilingPlan, block_tiles: int) -> da.Array:
     y_chunks = plan.block_chunks(plan.padded_length(n_y), block_tiles)
     x_chunks = plan.block_chunks(plan.padded_length(n_x), block_tiles)
     y_bounds, x_bounds = (np.cumsum((0, *c)) for c in data.chunks[2:])
-    name = "ssm-blocks-" + tokenize(data.name, plan, block_tiles)
+    name = "ssm-blocks-" + tokenize(data.name, plan, block_tiles, read_in_task)
+    source = dict(data.__dask_graph__()) if read_in_task else None
     graph = {}
     y_start = 0
     for i, height in enumerate(y_chunks):
@@ -179,7 +209,11 @@ def halo_blocks(data: da.Array, plan: TilingPlan, block_tiles: int) -> da.Array:
             shape = (1, n_bands, height + 2 * half, width + 2 * half)
             for t in range(n_t):
                 keys = [(data.name, t, 0, ci, cj) for ci, _, _ in rows for cj, _, _ in cols]
-                graph[(name, t, 0, i, j)] = (_fill_block, keys, places, shape)
+                if source is None:
+                    graph[(name, t, 0, i, j)] = (_fill_block, keys, places, shape)
+                else:
+                    own = _Subgraph(cull(source, keys)[0], keys)
+                    graph[(name, t, 0, i, j)] = (_read_block, own, places, shape)
             x_start += width
         y_start += height
     chunks = (
@@ -188,7 +222,8 @@ def halo_blocks(data: da.Array, plan: TilingPlan, block_tiles: int) -> da.Array:
         tuple(c + 2 * half for c in y_chunks),
         tuple(c + 2 * half for c in x_chunks),
     )
-    layer = HighLevelGraph.from_collections(name, graph, dependencies=[data])
+    dependencies = [] if read_in_task else [data]
+    layer = HighLevelGraph.from_collections(name, graph, dependencies=dependencies)
     return da.Array(layer, name, chunks, dtype=np.float32)
 
 

@@ -69,6 +69,8 @@ REGISTRY_ENV = "XSOILMOIST_MODEL_REGISTRY"
 DEFAULT_MODELS_URL = "https://github.com/xsoilmoist/xsoilmoist-models/releases/download/v1/"
 #: Name of the model bundled with the package.
 DEFAULT_MODEL = "default"
+#: Tiled-inference defaults of a model card, and of models without one.
+DEFAULT_TILE, DEFAULT_HALO = 256, 32
 
 _PACKAGED_REGISTRY = Path(__file__).parent / "registry" / "models.json"
 _CARD_SCHEMA = 1
@@ -128,8 +130,8 @@ class ModelCard:
     description: str = ""
     required_modalities: list[str] = field(default_factory=lambda: ["sar_c"])
     optional_modalities: list[str] = field(default_factory=list)
-    tile: int = 256
-    halo: int = 32
+    tile: int = DEFAULT_TILE
+    halo: int = DEFAULT_HALO
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     license: str = "Apache-2.0"
