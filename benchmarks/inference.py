@@ -1,6 +1,7 @@
 """Tiled-inference benchmark: end-to-end predict() against a bare torch loop and a peer approach.
 
-Run: ``python benchmarks/inference.py [--config NAME] [--size 1024] [--memory-sizes 4096 8192]``.
+Run: ``python benchmarks/inference.py [--model NAME | --config NAME] [--size 1024]
+[--memory-sizes 4096 8192]``.
 
 Prints, measured side by side in one run on the same scene and model:
 
@@ -13,7 +14,8 @@ Prints, measured side by side in one run on the same scene and model:
 3. peak resident memory of a subprocess predicting a dask scene streamed from
    zarr to zarr (16 bands) at each ``--memory-sizes`` edge length, and its growth.
 
-The model has random weights: speed and memory do not depend on weight values.
+The model is the bundled default (``--model``), or a configuration with random
+weights (``--config``: speed and memory do not depend on weight values, seams do).
 """
 
 from __future__ import annotations
@@ -221,7 +223,8 @@ def memory_child(args) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--config", default=None, help="model configuration (default: DEFAULT)")
+    parser.add_argument("--model", default="default", help="model name or path (default: bundled)")
+    parser.add_argument("--config", default=None, help="use this configuration, random weights")
     parser.add_argument("--size", type=int, default=1024, help="scene edge for parts 1 and 2")
     parser.add_argument("--memory-sizes", type=int, nargs="*", default=[4096, 8192])
     parser.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
@@ -234,17 +237,20 @@ def main() -> None:
     import torch
 
     from xsoilmoist.inference import _default_tiling, predict
-    from xsoilmoist.model import DEFAULT_CONFIG
     from xsoilmoist.weights import load_model
 
-    config = args.config or DEFAULT_CONFIG
     work = Path(tempfile.mkdtemp(prefix="xsoilmoist-bench-"))
-    model_path = save_random_model(config, work)
+    if args.config:
+        model_path = save_random_model(args.config, work)
+        label = f"{args.config} (random weights)"
+    else:
+        model_path = args.model
+        label = f"{args.model} (trained)"
     model = load_model(model_path)
     plan = _default_tiling(model, None, None)
     cores = os.cpu_count()
     print(
-        f"model {config} (random weights), tile {plan.tile}, overlap {plan.overlap}, "
+        f"model {label}, tile {plan.tile}, overlap {plan.overlap}, "
         f"halo {plan.context}; {cores} cores; scene {args.size} x {args.size}, 16 bands"
     )
 

@@ -2,7 +2,6 @@
 
 import warnings
 
-import pytest
 from test_inference import model_path  # noqa: F401
 
 from xsoilmoist.cli import main

@@ -26,7 +26,7 @@ import xarray as xr
 from xsoilmoist.bands import spatial_dims, standardize
 from xsoilmoist.catalogue import MODALITY_BANDS, aliases_of
 from xsoilmoist.encoding import metadata_features
-from xsoilmoist.tiling import TilingPlan, fold_overlaps, halo_blocks
+from xsoilmoist.tiling import TilingPlan, assemble_blocks, halo_blocks
 
 if TYPE_CHECKING:
     from xsoilmoist.model import SSMNet
@@ -142,6 +142,20 @@ def _torch_threads() -> int:
     return max(1, cores // scheduler_threads)
 
 
+def _libc_malloc_trim():
+    """glibc's ``malloc_trim``, or None off glibc."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+_MALLOC_TRIM = _libc_malloc_trim()
+
+
 def _predict_block(
     block: np.ndarray,
     meta: np.ndarray,
@@ -184,16 +198,13 @@ def _predict_block(
             weights = np.where(valid, window, 0.0)
             num[y : y + tile, x : x + tile] += np.where(valid, values, 0.0) * weights
             den[y : y + tile, x : x + tile] += weights
+    del block
+    if _MALLOC_TRIM is not None:
+        # Hand the block's freed buffers back to the OS: glibc keeps them otherwise, and a
+        # long prediction's resident memory grows with the scene (dask-distributed trims
+        # its workers' memory the same way).
+        _MALLOC_TRIM(0)
     return np.stack([num, den])[None]
-
-
-def _assemble_block(block: np.ndarray, *, half: int) -> np.ndarray:
-    """Stage 2: fold the neighbours' halos in and divide by the summed weights."""
-    folded = fold_overlaps(block[0], half)
-    num, den = folded[0], folded[1]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(den > 0, num / den, np.nan)
-    return out.astype(np.float32)[None]
 
 
 def _bounded_chunks(ds: xr.Dataset) -> xr.Dataset:
@@ -421,15 +432,7 @@ def predict(
         token="ssm-tiles",
         meta=np.array((), dtype=np.float32),
     )
-    sums = da.overlap.overlap(sums, depth={2: half, 3: half}, boundary={2: 0, 3: 0})
-    result = sums.map_blocks(
-        _assemble_block,
-        half=half,
-        dtype=np.float32,
-        chunks=(sums.chunks[0], *(tuple(c - 2 * half for c in cs) for cs in halo.chunks[2:])),
-        drop_axis=1,
-        meta=np.array((), dtype=np.float32),
-    )
+    result = assemble_blocks(sums, half)
     result = result[:, :n_y, :n_x]
     has_time = "time" in std.dims
     if not has_time:

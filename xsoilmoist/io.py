@@ -40,7 +40,11 @@ def open_scene(path: str | Path, *, chunks: dict | str | None = "auto") -> xr.Da
         or by the file name for a single band), or a folder of GeoTIFFs (one
         variable per file, named by the file stem, all on one grid).
     chunks
-        Dask chunks passed to the reader; ``None`` loads numpy arrays.
+        Dask chunks passed to the reader; ``None`` loads numpy arrays. With
+        ``"auto"`` a zarr store keeps its own chunks (the unit it is read in:
+        dask's auto chunks can span a whole band, which every block of
+        :func:`xsoilmoist.predict` would then read); other formats get dask's
+        auto chunks.
 
     Raises
     ------
@@ -58,7 +62,7 @@ def open_scene(path: str | Path, *, chunks: dict | str | None = "auto") -> xr.Da
         raise FileNotFoundError(f"scene {str(path)!r} does not exist")
     suffix = path.suffix.lower()
     if suffix == ".zarr" or (path / ".zgroup").exists() or (path / "zarr.json").exists():
-        return xr.open_zarr(path, chunks=chunks, decode_coords="all")
+        return xr.open_zarr(path, chunks={} if chunks == "auto" else chunks, decode_coords="all")
     if suffix in {".nc", ".nc4", ".netcdf"}:
         return xr.open_dataset(path, chunks=chunks, decode_coords="all")
     if suffix in _GEOTIFF_SUFFIXES:

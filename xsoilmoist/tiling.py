@@ -31,7 +31,7 @@ from dask.highlevelgraph import HighLevelGraph
 from dask.local import get_sync
 from dask.optimization import cull
 
-__all__ = ["TilingPlan", "fold_overlaps", "halo_blocks"]
+__all__ = ["TilingPlan", "assemble_blocks", "fold_overlaps", "halo_blocks"]
 
 
 @dataclass(frozen=True)
@@ -259,3 +259,66 @@ def fold_overlaps(values: np.ndarray, half: int, axes: tuple[int, int] = (-2, -1
     for axis in axes:
         out = _fold_axis(out, axis % values.ndim, half)
     return out
+
+
+def _edge(length: int, half: int, side: int) -> slice:
+    """Rows (or columns) of a neighbour that reach into this block: its far margin."""
+    return (slice(length - half, length), slice(0, length), slice(0, half))[side]
+
+
+def _assemble_from_neighbours(blocks: list, half: int) -> np.ndarray:
+    """Fold the 3 x 3 neighbourhood of stage-1 sums into this block's core; divide."""
+    own = blocks[1][1][0]
+    _, height, width = own.shape
+    extended = np.zeros((own.shape[0], height + 2 * half, width + 2 * half), dtype=np.float32)
+    places = (slice(0, half), slice(half, half + height), slice(half + height, height + 2 * half))
+    columns = (slice(0, half), slice(half, half + width), slice(half + width, width + 2 * half))
+    for di, row in enumerate(blocks):
+        for dj, block in enumerate(row):
+            if block is not None:
+                _, h, w = block[0].shape
+                extended[:, places[di], columns[dj]] = block[0][
+                    :, _edge(h, half, di), _edge(w, half, dj)
+                ]
+    num, den = fold_overlaps(extended, half)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / den, np.nan).astype(np.float32)[None]
+
+
+def assemble_blocks(sums: da.Array, half: int) -> da.Array:
+    """Stage 2: each block's core from its own and its eight neighbours' weighted sums.
+
+    ``sums`` is ``(time, 2, H + 2 half, W + 2 half)`` per block (the weighted
+    predictions and the weights over the block and its halo). Each output
+    block depends on its 3 x 3 neighbourhood of ``sums`` blocks directly, a
+    graph the scheduler walks block row by block row, releasing the sums as
+    it goes.
+
+    Examples
+    --------
+    >>> sums = da.ones((1, 2, 8, 8), chunks=(1, 2, 4, 4))
+    >>> assemble_blocks(sums, 1).compute()[0]
+    array([[1., 1., 1., 1.],
+           [1., 1., 1., 1.],
+           [1., 1., 1., 1.],
+           [1., 1., 1., 1.]], dtype=float32)
+    """
+    n_t, n_i, n_j = len(sums.chunks[0]), len(sums.chunks[2]), len(sums.chunks[3])
+    name = "ssm-assemble-" + tokenize(sums.name, half)
+
+    def key(t, i, j):
+        return (sums.name, t, 0, i, j) if 0 <= i < n_i and 0 <= j < n_j else None
+
+    graph = {
+        (name, t, i, j): (
+            _assemble_from_neighbours,
+            [[key(t, i + di, j + dj) for dj in (-1, 0, 1)] for di in (-1, 0, 1)],
+            half,
+        )
+        for t in range(n_t)
+        for i in range(n_i)
+        for j in range(n_j)
+    }
+    chunks = (sums.chunks[0], *(tuple(c - 2 * half for c in cs) for cs in sums.chunks[2:]))
+    layer = HighLevelGraph.from_collections(name, graph, dependencies=[sums])
+    return da.Array(layer, name, chunks, dtype=np.float32)
