@@ -148,20 +148,29 @@ def _fill_block(chunks: list[np.ndarray], places: list, shape: tuple[int, ...]) 
 
 
 class _Subgraph:
-    """Tasks computed inside one task, out of the outer scheduler's sight (a plain object)."""
+    """Tasks computed inside one task, out of the outer scheduler's sight (a plain object).
 
-    __slots__ = ("graph", "keys")
+    Chunks already in memory (arrays in the graph) stay with the outer
+    scheduler, as the task's arguments: they travel to a worker once, not
+    inside every block that needs them.
+    """
+
+    __slots__ = ("graph", "keys", "literals")
 
     def __init__(self, graph: dict, keys: list) -> None:
+        self.literals = [k for k, v in graph.items() if isinstance(v, np.ndarray)]
+        tasks = {k: v for k, v in graph.items() if not isinstance(v, np.ndarray)}
         # Fusing the reads with the slices that follow them reads only the parts needed.
-        self.graph, self.keys = optimize(graph, keys), keys
+        self.graph, self.keys = optimize(tasks, keys) if tasks else tasks, keys
 
-    def compute(self) -> list:
-        return get_sync(self.graph, self.keys)
+    def compute(self, literals: list) -> list:
+        graph = dict(self.graph)
+        graph.update(zip(self.literals, literals, strict=True))
+        return get_sync(graph, self.keys)
 
 
-def _read_block(source: _Subgraph, places: list, shape: tuple[int, ...]) -> np.ndarray:
-    return _fill_block(source.compute(), places, shape)
+def _read_block(source: _Subgraph, literals: list, places: list, shape: tuple) -> np.ndarray:
+    return _fill_block(source.compute(literals), places, shape)
 
 
 def halo_blocks(
@@ -213,7 +222,8 @@ def halo_blocks(
                     graph[(name, t, 0, i, j)] = (_fill_block, keys, places, shape)
                 else:
                     own = _Subgraph(cull(source, keys)[0], keys)
-                    graph[(name, t, 0, i, j)] = (_read_block, own, places, shape)
+                    task = (_read_block, own, list(own.literals), places, shape)
+                    graph[(name, t, 0, i, j)] = task
             x_start += width
         y_start += height
     chunks = (
@@ -222,8 +232,7 @@ def halo_blocks(
         tuple(c + 2 * half for c in y_chunks),
         tuple(c + 2 * half for c in x_chunks),
     )
-    dependencies = [] if read_in_task else [data]
-    layer = HighLevelGraph.from_collections(name, graph, dependencies=dependencies)
+    layer = HighLevelGraph.from_collections(name, graph, dependencies=[data])
     return da.Array(layer, name, chunks, dtype=np.float32)
 
 
