@@ -10,6 +10,7 @@ pickled network; each process loads the weights once and keeps them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import threading
@@ -158,12 +159,12 @@ _MALLOC_TRIM = _libc_malloc_trim()
 
 def _predict_block(
     block: np.ndarray,
-    meta: np.ndarray,
+    t: int,
     *,
+    meta: np.ndarray,
     ref: ModelRef,
     plan: TilingPlan,
     batch_size: int,
-    block_info=None,
 ) -> np.ndarray:
     """Stage 1: weighted tile predictions over one block and its halo.
 
@@ -174,7 +175,6 @@ def _predict_block(
 
     torch.set_num_threads(_torch_threads())
     model = _cached_model(ref)
-    t = block_info[0]["chunk-location"][0]
     meta_row = torch.from_numpy(np.ascontiguousarray(meta[t : t + 1], dtype=np.float32))
     _, _, height, width = block.shape
     stride, tile = plan.stride, plan.tile
@@ -420,17 +420,11 @@ def predict(
     n_y, n_x = stack.shape[-2:]
     block_tiles = _block_tiles(plan, n_y, n_x, stack.shape[0])
     half = plan.half
-    halo = halo_blocks(stack.data, plan, block_tiles, read_in_task=dask_input)
-    sums = halo.map_blocks(
-        _predict_block,
-        meta,
-        ref=ref,
-        plan=plan,
-        batch_size=batch_size,
-        dtype=np.float32,
-        chunks=(halo.chunks[0], (2,), halo.chunks[2], halo.chunks[3]),
-        token="ssm-tiles",
-        meta=np.array((), dtype=np.float32),
+    predict_block = functools.partial(
+        _predict_block, meta=meta, ref=ref, plan=plan, batch_size=batch_size
+    )
+    sums = halo_blocks(
+        stack.data, plan, block_tiles, read_in_task=dask_input, apply=predict_block, apply_bands=2
     )
     result = assemble_blocks(sums, half)
     result = result[:, :n_y, :n_x]

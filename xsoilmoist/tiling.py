@@ -21,6 +21,7 @@ extended region; stage 2
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import dask.array as da
@@ -173,8 +174,19 @@ def _read_block(source: _Subgraph, literals: list, places: list, shape: tuple) -
     return _fill_block(source.compute(literals), places, shape)
 
 
+def _then(load: Callable, apply: Callable, t: int, *args) -> np.ndarray:
+    """``apply(block, t)`` on the block that ``load(*args)`` makes, in the same task."""
+    return apply(load(*args), t)
+
+
 def halo_blocks(
-    data: da.Array, plan: TilingPlan, block_tiles: int, *, read_in_task: bool = False
+    data: da.Array,
+    plan: TilingPlan,
+    block_tiles: int,
+    *,
+    read_in_task: bool = False,
+    apply: Callable[[np.ndarray, int], np.ndarray] | None = None,
+    apply_bands: int | None = None,
 ) -> da.Array:
     """The scene cut into tile-grid blocks, each with a ``half``-pixel halo, NaN outside.
 
@@ -189,8 +201,12 @@ def halo_blocks(
     borders more than once. Without it, blocks depend on the input chunks as
     dask tasks, and a chunk shared by two rows of blocks stays in memory
     until both ran: about two rows of input chunks, growing with the scene's
-    width. Use ``read_in_task`` for lazily read scenes, not for arrays
-    already in memory (each task would carry them).
+    width. Use ``read_in_task`` for lazily read scenes; chunks already in
+    memory stay ordinary dependencies.
+
+    With ``apply``, each task returns ``apply(block, time_index)`` instead of
+    the block, ``(1, apply_bands, H + overlap, W + overlap)``: the block never
+    waits in memory between its reading and its use.
 
     Examples
     --------
@@ -205,7 +221,8 @@ def halo_blocks(
     y_chunks = plan.block_chunks(plan.padded_length(n_y), block_tiles)
     x_chunks = plan.block_chunks(plan.padded_length(n_x), block_tiles)
     y_bounds, x_bounds = (np.cumsum((0, *c)) for c in data.chunks[2:])
-    name = "ssm-blocks-" + tokenize(data.name, plan, block_tiles, read_in_task)
+    prefix = "ssm-blocks-" if apply is None else "ssm-tiles-"
+    name = prefix + tokenize(data.name, plan, block_tiles, read_in_task, apply)
     source = dict(data.__dask_graph__()) if read_in_task else None
     graph = {}
     y_start = 0
@@ -219,16 +236,18 @@ def halo_blocks(
             for t in range(n_t):
                 keys = [(data.name, t, 0, ci, cj) for ci, _, _ in rows for cj, _, _ in cols]
                 if source is None:
-                    graph[(name, t, 0, i, j)] = (_fill_block, keys, places, shape)
+                    task = (_fill_block, keys, places, shape)
                 else:
                     own = _Subgraph(cull(source, keys)[0], keys)
                     task = (_read_block, own, list(own.literals), places, shape)
-                    graph[(name, t, 0, i, j)] = task
+                if apply is not None:
+                    task = (_then, task[0], apply, t, *task[1:])
+                graph[(name, t, 0, i, j)] = task
             x_start += width
         y_start += height
     chunks = (
         (1,) * n_t,
-        (n_bands,),
+        (n_bands if apply is None else apply_bands,),
         tuple(c + 2 * half for c in y_chunks),
         tuple(c + 2 * half for c in x_chunks),
     )
