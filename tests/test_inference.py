@@ -310,3 +310,14 @@ def test_a_model_without_card_tiles_like_a_saved_one_with_the_default_card(tmp_p
     in_memory = predict(ds, net)
     assert in_memory.attrs["tiling"] == saved.attrs["tiling"]
     np.testing.assert_array_equal(in_memory.values, saved.values)
+
+
+def test_dask_scene_mixing_in_memory_chunks_and_tasks_equals_numpy(model_path):
+    """A lazily simulated scene: chunks in memory next to tasks that build Datasets from them."""
+    from xsoilmoist.synthetic import simulate_scene
+
+    kwargs = dict(shape=(96, 80), times=2, seed=3, n_stations=2)
+    eager = predict(simulate_scene("farmland", **kwargs), model_path).values
+    lazy = predict(simulate_scene("farmland", chunks=48, **kwargs), model_path)
+    assert lazy.chunks is not None
+    np.testing.assert_allclose(lazy.values, eager, atol=1e-6)

@@ -160,9 +160,13 @@ class _Subgraph:
 
     def __init__(self, graph: dict, keys: list) -> None:
         self.literals = [k for k, v in graph.items() if isinstance(v, np.ndarray)]
-        tasks = {k: v for k, v in graph.items() if not isinstance(v, np.ndarray)}
-        # Fusing the reads with the slices that follow them reads only the parts needed.
-        self.graph, self.keys = optimize(tasks, keys) if tasks else tasks, keys
+        if not self.literals:
+            # Fusing the reads with the slices that follow them reads only the parts needed.
+            graph = optimize(graph, keys)
+        # (With literals, no fusion: it could inline them into the tasks. References to them
+        # are resolved when they are put back, in compute.)
+        self.graph = {k: v for k, v in graph.items() if k not in set(self.literals)}
+        self.keys = keys
 
     def compute(self, literals: list) -> list:
         graph = dict(self.graph)
