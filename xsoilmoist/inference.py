@@ -143,18 +143,15 @@ def _torch_threads() -> int:
     return max(1, cores // scheduler_threads)
 
 
+@functools.cache
 def _libc_malloc_trim():
-    """glibc's ``malloc_trim``, or None off glibc."""
+    """glibc's ``malloc_trim``, or None off glibc (looked up on first use, not at import)."""
     import ctypes
-    import ctypes.util
 
     try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+        return ctypes.CDLL("libc.so.6").malloc_trim
     except (OSError, AttributeError):
         return None
-
-
-_MALLOC_TRIM = _libc_malloc_trim()
 
 
 def _predict_block(
@@ -198,12 +195,12 @@ def _predict_block(
             weights = np.where(valid, window, 0.0)
             num[y : y + tile, x : x + tile] += np.where(valid, values, 0.0) * weights
             den[y : y + tile, x : x + tile] += weights
-    del block
-    if _MALLOC_TRIM is not None:
+    malloc_trim = _libc_malloc_trim()
+    if malloc_trim is not None:
         # Hand the block's freed buffers back to the OS: glibc keeps them otherwise, and a
         # long prediction's resident memory grows with the scene (dask-distributed trims
         # its workers' memory the same way).
-        _MALLOC_TRIM(0)
+        malloc_trim(0)
     return np.stack([num, den])[None]
 
 

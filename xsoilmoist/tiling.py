@@ -165,7 +165,8 @@ class _Subgraph:
             graph = optimize(graph, keys)
         # (With literals, no fusion: it could inline them into the tasks. References to them
         # are resolved when they are put back, in compute.)
-        self.graph = {k: v for k, v in graph.items() if k not in set(self.literals)}
+        literals = set(self.literals)
+        self.graph = {k: v for k, v in graph.items() if k not in literals}
         self.keys = keys
 
     def compute(self, literals: list) -> list:

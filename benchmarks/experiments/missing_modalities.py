@@ -22,14 +22,9 @@ import xarray as xr
 from _common import write_outputs
 
 from xsoilmoist import metrics, predict
+from xsoilmoist.catalogue import MODALITY_BANDS
 from xsoilmoist.synthetic import simulate_scene
 
-GROUPS = {
-    "optical": ("blue", "green", "red", "nir", "swir1", "swir2"),
-    "topography": ("elevation", "slope"),
-    "vegetation": ("lai", "fpar"),
-    "meteorology": ("t2m", "tp"),
-}
 CASES = (
     ("every input", ()),
     ("no vegetation products", ("vegetation",)),
@@ -63,7 +58,8 @@ def main() -> None:
     for name, withheld in CASES:
         pred, truth, at_stations, readings = [], [], [], []
         for ds in scenes:
-            ssm = predict(ds.drop_vars([b for g in withheld for b in GROUPS[g]]), args.model)
+            dropped = [b for g in withheld for b in MODALITY_BANDS[g] if b in ds.data_vars]
+            ssm = predict(ds.drop_vars(dropped), args.model)
             values = ssm.values
             pred.append(values.ravel())
             truth.append(ds.ssm_true.values.ravel())
