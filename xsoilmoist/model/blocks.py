@@ -141,6 +141,29 @@ def window_sum(x: Tensor, cells: int) -> Tensor:
         return F.conv2d(x, ones.view(channels, 1, 1, cells), padding=(0, r), groups=channels)
 
 
+def window_counts(mask: Tensor, cells: int) -> Tensor:
+    """Valid cells in the ``cells x cells`` window of every cell, at least 1.
+
+    Parameters
+    ----------
+    mask : Tensor
+        Channels-last 0/1 mask ``(B, H, W, 1)``.
+    cells : int
+        Odd window side.
+
+    Returns
+    -------
+    Tensor
+        ``(B, H, W, 1)``, in ``mask``'s dtype.
+
+    Examples
+    --------
+    >>> window_counts(torch.tensor([[[[1.0], [0.0], [0.0], [0.0]]]]), 3)[0, 0, :, 0].tolist()
+    [1.0, 1.0, 1.0, 1.0]
+    """
+    return window_sum(mask.permute(0, 3, 1, 2), cells).permute(0, 2, 3, 1).clamp_min(1)
+
+
 def to_channels_last(x: Tensor) -> Tensor:
     """Return the NCHW tensor ``x`` in the channels-last memory format."""
     return x.contiguous(memory_format=torch.channels_last)
@@ -238,20 +261,26 @@ class MaskedGRN(nn.Module):
         self.beta = nn.Parameter(torch.zeros(dim))
         self.window_cells = window_cells
 
-    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
-        """Apply GRN to ``x`` ``(B, H, W, C)``; ``mask`` is ``(B, H, W, 1)``."""
+    def forward(self, x: Tensor, mask: Tensor, counts: Tensor | None = None) -> Tensor:
+        """Apply GRN to ``x`` ``(B, H, W, C)``; ``mask`` is ``(B, H, W, 1)``.
+
+        ``counts`` (local statistics only) are :func:`window_counts` of ``mask``,
+        computed here when not given; a stage passes them to all its blocks.
+        """
         x = apply_mask(x, mask)
         if self.window_cells is None:
             energy = torch.linalg.vector_norm(x, dim=(1, 2), keepdim=True)
             relative = energy / (energy.mean(dim=-1, keepdim=True) + GRN_EPS)
             scale = 1 + self.gamma * relative
         else:
-            scale = self._local_scale(x, mask)
+            if counts is None:
+                counts = window_counts(mask, self.window_cells)
+            scale = self._local_scale(x, counts)
         # gamma * (x * N) + beta + x, fused into one pass over x
         return torch.addcmul(self.beta, x, scale)
 
-    def _local_scale(self, x: Tensor, mask: Tensor) -> Tensor:
-        """``1 + gamma * N`` with windowed statistics, ``x`` zero under ``mask``.
+    def _local_scale(self, x: Tensor, counts: Tensor) -> Tensor:
+        """``1 + gamma * N`` with windowed statistics, ``x`` zero under the mask.
 
         With ``S`` the window sum of ``x^2`` and ``n`` the window's valid cells,
         ``G = sqrt(S / n)`` and ``N = G / (mean_c G + eps)``, computed as
@@ -260,7 +289,6 @@ class MaskedGRN(nn.Module):
         """
         cells = self.window_cells
         root_sums = window_sum((x * x).permute(0, 3, 1, 2), cells).permute(0, 2, 3, 1).sqrt()
-        counts = window_sum(mask.permute(0, 3, 1, 2), cells).permute(0, 2, 3, 1).clamp_min(1)
         denominator = root_sums.mean(dim=-1, keepdim=True) + GRN_EPS * counts.sqrt()
         one = torch.ones((), dtype=x.dtype, device=x.device)
         return torch.addcmul(one, root_sums * denominator.reciprocal(), self.gamma)
@@ -296,11 +324,14 @@ class MaskedConvNeXtBlock(nn.Module):
         self.grn = MaskedGRN(MLP_RATIO * dim, window_cells)
         self.pwconv2 = nn.Linear(MLP_RATIO * dim, dim)
 
-    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
-        """Map ``x`` ``(B, C, H, W)``, zero under ``mask`` ``(B, 1, H, W)``, to the same shape."""
+    def forward(self, x: Tensor, mask: Tensor, counts: Tensor | None = None) -> Tensor:
+        """Map ``x`` ``(B, C, H, W)``, zero under ``mask`` ``(B, 1, H, W)``, to the same shape.
+
+        ``counts``: the GRN window's valid cells (see :meth:`MaskedGRN.forward`).
+        """
         y = self.dwconv(x).permute(0, 2, 3, 1)
         y = self.act(self.pwconv1(self.norm(y)))
-        y = self.pwconv2(self.grn(y, mask.permute(0, 2, 3, 1)))
+        y = self.pwconv2(self.grn(y, mask.permute(0, 2, 3, 1), counts))
         return apply_mask(x + y.permute(0, 3, 1, 2), mask)
 
 
@@ -318,9 +349,11 @@ class MaskedStage(nn.Sequential):
         super().__init__(*(MaskedConvNeXtBlock(dim, window_cells) for _ in range(depth)))
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:  # type: ignore[override]
-        """Run every block on ``x`` with ``mask``."""
+        """Run every block on ``x`` with ``mask`` (GRN window counts computed once)."""
+        cells = self[0].grn.window_cells if len(self) else None
+        counts = None if cells is None else window_counts(mask.permute(0, 2, 3, 1), cells)
         for block in self:
-            x = block(x, mask)
+            x = block(x, mask, counts)
         return x
 
 

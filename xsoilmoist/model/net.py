@@ -479,12 +479,11 @@ class SSMNet(nn.Module):
         std = torch.tensor(config.band_std, dtype=torch.float64)
         band_modality = [m for m, group in enumerate(config.modalities.values()) for _ in group]
         # Derived from the config (which travels as JSON), so not part of the state dict:
-        # (x - mean) / std computed as x * scale + shift in one pass, over the last axis
-        # of (B, H, W, C) views; and which band belongs to which modality, one-hot.
-        self.register_buffer("input_scale", (1 / std).float(), persistent=False)
-        self.register_buffer("input_shift", (-mean / std).float(), persistent=False)
-        groups = F.one_hot(torch.tensor(band_modality), n_modalities).float()
-        self.register_buffer("band_groups", groups, persistent=False)  # (C, M)
+        # (x - mean) / std computed as x * scale + shift in one pass over (B, C, H, W), and
+        # the modality of each band, to spread modality masks over their bands.
+        self.register_buffer("input_scale", (1 / std).float().view(-1, 1, 1), persistent=False)
+        self.register_buffer("input_shift", (-mean / std).float().view(-1, 1, 1), persistent=False)
+        self.register_buffer("band_modality", torch.tensor(band_modality), persistent=False)
 
         self.stems = nn.ModuleDict(
             {name: ModalityStem(len(group), dims[0]) for name, group in config.modalities.items()}
@@ -535,16 +534,11 @@ class SSMNet(nn.Module):
         >>> model.modality_masks(x)[0, 0].tolist()
         [[False, True], [True, True]]
         """
-        pixels = to_channels_last(x.float()).permute(0, 2, 3, 1)
-        return self._valid_modalities(pixels).permute(0, 3, 1, 2)
-
-    def _valid_modalities(self, pixels: Tensor) -> Tensor:
-        """``(B, H, W, M)`` bool from bands ``(B, H, W, C)``: no band of the modality non-finite."""
-        # x - x is 0 where x is finite and NaN elsewhere (inf - inf too); one small matrix
-        # product then counts the non-finite bands of each modality, exactly.
-        nonfinite = torch.nan_to_num(pixels - pixels, nan=1.0)
-        with torch.autocast(pixels.device.type, enabled=False):
-            return (nonfinite @ self.band_groups) == 0
+        # A sum is finite exactly when all its terms are (NaN and inf propagate; the
+        # bands' physical ranges are far from float32 overflow): one pass over x.
+        slices = self.config.modality_slices.values()
+        sums = [x[:, channels].float().sum(dim=1) for channels in slices]
+        return torch.isfinite(torch.stack(sums, dim=1))
 
     def _check_inputs(self, x: Tensor, meta: Tensor) -> None:
         config = self.config
@@ -573,24 +567,22 @@ class SSMNet(nn.Module):
         pad_h, pad_w = -height % INPUT_MULTIPLE, -width % INPUT_MULTIPLE
         if pad_h or pad_w:  # padded pixels are invalid, i.e. masked out
             x = F.pad(x, (0, pad_w, 0, pad_h), value=float("nan"))
-        inputs = self._prepare(to_channels_last(x.float()).permute(0, 2, 3, 1))
+        inputs = self._prepare(x.float())
         skips = self._encode(inputs, meta)
         h, mask = self._decode(skips)
         y = self._head(h, mask, inputs)
         return y[:, :, :height, :width].contiguous()
 
-    def _prepare(self, pixels: Tensor) -> Tensor:
+    def _prepare(self, x: Tensor) -> Tensor:
         """Normalised bands, exactly 0 where their modality is invalid, then the masks.
 
-        From bands ``(B, H, W, C)`` to a channels-last ``(B, C + M, H, W)`` tensor: the
-        input of the full-resolution path, whose channel slices feed the stems.
+        From float bands ``(B, C, H, W)`` to a channels-last ``(B, C + M, H, W)`` tensor:
+        the input of the full-resolution path, whose channel slices feed the stems.
         """
-        with torch.autocast(pixels.device.type, enabled=False):
-            masks = self._valid_modalities(pixels).to(pixels.dtype)  # (B, H, W, M)
-            band_valid = masks @ self.band_groups.T  # (B, H, W, C), 0 or 1
-        normalised = torch.addcmul(self.input_shift, pixels, self.input_scale)
-        bands = zero_invalid(normalised, band_valid)
-        return torch.cat([bands, masks], dim=-1).permute(0, 3, 1, 2)
+        masks = self.modality_masks(x)  # (B, M, H, W)
+        normalised = torch.addcmul(self.input_shift, x, self.input_scale)
+        bands = zero_invalid(normalised, masks[:, self.band_modality])
+        return to_channels_last(torch.cat([bands, masks.to(x.dtype)], dim=1))
 
     def _encode(self, inputs: Tensor, meta: Tensor) -> list[tuple[Tensor, Tensor]]:
         """Stems, SE fusion and the four FiLM-modulated stages: ``[(features, mask), ...]``."""
