@@ -8,6 +8,11 @@ multiply-add), forward throughput in megapixels per second under
 optionally ``torch.compile`` with inductor freezing), and the achieved GFLOP/s
 as a fraction of the fp32 matrix-multiply peak measured in the same run.
 
+``--configs shipped`` measures the configuration of the model that ships with
+the package (``load_card("default")``, random weights: speed does not depend on
+them). The goals of the model issue are stated for the default configuration,
+:data:`xsoilmoist.model.DEFAULT_CONFIG`.
+
 With ``--statistics`` it also compares, for the default configuration, the
 tile-wide statistics of the reference (``statistics_window=None``) with local
 ones over several windows: eager fp32 throughput (the local statistics' window
@@ -31,6 +36,7 @@ disturbed, and ratios within one run are what count.
 Usage::
 
     python benchmarks/model_throughput.py                      # all configurations
+    python benchmarks/model_throughput.py --configs atto shipped   # + the shipped model's
     python benchmarks/model_throughput.py --compile atto       # + torch.compile for atto
     python benchmarks/model_throughput.py --tune-malloc        # glibc malloc: keep freed memory
     python benchmarks/model_throughput.py --configs atto --statistics   # statistics windows
@@ -60,10 +66,13 @@ from xsoilmoist.model import (
     random_inputs,
     receptive_field,
 )
+from xsoilmoist.weights import load_card
 
 #: Goals of the model issue for the default configuration.
 GOAL_MEGAPIXELS_PER_SECOND = 1.0
 GOAL_FRACTION_OF_PEAK = 0.40
+#: ``--configs`` name of the configuration of the model that ships with the package.
+SHIPPED = "shipped"
 #: Statistics windows compared by ``--statistics`` (None: tile-wide, the reference).
 COMPARED_WINDOWS = (None, 64, 96, 128)
 
@@ -209,6 +218,8 @@ def prepare(
 ) -> list[Case]:
     """The cases of one configuration (compiling it when asked); ``config`` overrides ``name``."""
     torch.manual_seed(0)
+    if config is None and name == SHIPPED:
+        config = SSMNetConfig.from_dict(load_card("default").config)
     model = build_model(config or name).eval()
     x, meta = random_inputs(model.config, args.batch, args.tile, args.tile, absent=("sar_l",))
     half = args.tile // 2
@@ -258,13 +269,14 @@ def print_tile_consistency(distances: tuple[int, ...] = (32, 64, 128, 176)) -> N
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    names = [*CONFIGS, SHIPPED]
+    parser.add_argument("--configs", nargs="+", default=names, choices=names)
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--tile", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per round")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved measurement rounds")
     parser.add_argument(
-        "--compile", nargs="*", default=[], metavar="CONFIG", help="also run torch.compile"
+        "--compile", nargs="*", default=[], choices=names, help="also run torch.compile"
     )
     parser.add_argument("--tune-malloc", action="store_true", help="see tune_malloc()")
     parser.add_argument(
