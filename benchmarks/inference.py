@@ -234,12 +234,17 @@ def main() -> None:
         memory_child(args)
         return
 
+    with tempfile.TemporaryDirectory(prefix="xsoilmoist-bench-") as work:
+        run(args, Path(work))
+
+
+def run(args: argparse.Namespace, work: Path) -> None:
+    """Parts 1 to 3 (see the module docstring); scenes and outputs go to ``work``."""
     import torch
 
     from xsoilmoist.inference import _default_tiling, predict
     from xsoilmoist.weights import load_model
 
-    work = Path(tempfile.mkdtemp(prefix="xsoilmoist-bench-"))
     if args.config:
         model_path = save_random_model(args.config, work)
         label = f"{args.config} (random weights)"

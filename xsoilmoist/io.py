@@ -9,6 +9,7 @@ import numpy as np
 import xarray as xr
 
 from xsoilmoist.ismn import ISMNFormatError, read_ismn
+from xsoilmoist.tiling import row_ordered
 
 __all__ = ["ISMNFormatError", "open_scene", "read_ismn", "write_result"]
 
@@ -146,7 +147,8 @@ def write_result(
             chunks = store[name].chunks
             if chunks is not None:  # zarr needs equal chunks but the last
                 sizes = {dim: max(c) for dim, c in zip(store[name].dims, chunks, strict=True)}
-                store[name] = store[name].chunk(sizes)
+                evened = store[name].chunk(sizes)
+                store[name] = evened.copy(data=row_ordered(evened.data))
         _compute(store.to_zarr(path, mode="w", compute=False), progress)
         return path
     raster = da
@@ -154,6 +156,6 @@ def write_result(
         raster = da.rename(time="band").assign_coords(band=np.arange(1, da.sizes["time"] + 1))
         raster.attrs["long_name"] = [str(t)[:19] for t in da["time"].values]
     if raster.chunks is not None:
-        raster = raster.copy(data=_compute(raster.data, progress))
+        raster = raster.copy(data=_compute(row_ordered(raster.data), progress))
     raster.rio.to_raster(path, driver="COG")
     return path
