@@ -79,7 +79,7 @@ class SSMAccessor:
         *,
         tile: int | None = None,
         overlap: int | None = None,
-        batch_size: int = 4,
+        batch_size: int | None = None,
         progress: bool = False,
         date=None,
         rename: Mapping[str, str] | None = None,

@@ -36,6 +36,10 @@ __all__ = ["ModelRef", "model_load_count", "predict", "prepare_inputs"]
 
 #: Pixels per block edge that inference aims for (a whole number of tile cores).
 TARGET_BLOCK = 1024
+#: Largest default tile, as a multiple of the model card's tile (see :func:`_default_tiling`).
+MAX_TILE_FACTOR = 2
+#: Pixels per forward pass when ``batch_size`` is not given: 4 tiles of 256 x 256.
+BATCH_PIXELS = 4 * 256 * 256
 
 _CACHE: dict[ModelRef, Any] = {}
 _CACHE_LOCK = threading.Lock()
@@ -139,8 +143,7 @@ def _torch_threads() -> int:
     if worker is not None:
         # The nanny sets OMP_NUM_THREADS=1; the cluster's processes x threads use the cores.
         return max(1, int(os.environ.get("OMP_NUM_THREADS", "1")))
-    scheduler_threads = dask.config.get("num_workers", None) or cores
-    return max(1, cores // scheduler_threads)
+    return max(1, cores // _scheduler_threads())
 
 
 @functools.cache
@@ -204,21 +207,28 @@ def _predict_block(
     return np.stack([num, den])[None]
 
 
-def _bounded_chunks(ds: xr.Dataset) -> xr.Dataset:
-    """``ds`` with spatial chunks of at most ``2 * TARGET_BLOCK`` pixels (others untouched).
+def _block_aligned_chunks(
+    ds: xr.Dataset, plan: TilingPlan, block_tiles: int, y_dim: str, x_dim: str
+) -> xr.Dataset:
+    """``ds`` rechunked in space to :meth:`TilingPlan.read_chunks` (other dims untouched).
 
-    Each block task computes the input chunks it overlaps; chunks much bigger
-    than the blocks (``xr.open_zarr``'s ``"auto"`` chunks can hold a whole
-    band) would be computed whole by every block. Split, each piece reads only
-    its part of the file.
+    Each block task computes (reads and standardizes) the input chunks it
+    overlaps. With the user's chunks, a block of about 1000 px overlapping four
+    1024 px chunks would compute all four whole (and ``xr.open_zarr``'s
+    ``"auto"`` chunks can hold a whole band). Cut at the blocks' read edges,
+    every block computes exactly the pixels it reads; the file is still read
+    in its own chunks, each piece taking its part.
     """
-    y_dim, x_dim = spatial_dims(ds)
-    limit = 2 * TARGET_BLOCK
-    sizes = {}
-    for dim in (y_dim, x_dim):
-        if any(max(v.chunksizes.get(dim, (0,))) > limit for v in ds.data_vars.values()):
-            sizes[dim] = TARGET_BLOCK
-    return ds.chunk(sizes) if sizes else ds
+    sizes = {
+        y_dim: plan.read_chunks(ds.sizes[y_dim], block_tiles),
+        x_dim: plan.read_chunks(ds.sizes[x_dim], block_tiles),
+    }
+    return ds.chunk(sizes)
+
+
+def _scheduler_threads() -> int:
+    """Threads the local dask scheduler runs tasks on."""
+    return dask.config.get("num_workers", None) or os.cpu_count() or 1
 
 
 def _block_tiles(plan: TilingPlan, n_y: int, n_x: int, n_t: int) -> int:
@@ -228,7 +238,7 @@ def _block_tiles(plan: TilingPlan, n_y: int, n_x: int, n_t: int) -> int:
     than two blocks per scheduler thread, so that no thread idles while
     another finishes a big block.
     """
-    threads = dask.config.get("num_workers", None) or os.cpu_count() or 1
+    threads = _scheduler_threads()
     block_tiles = max(1, TARGET_BLOCK // plan.stride)
     n_tiles_y, n_tiles_x = plan.n_tiles(n_y), plan.n_tiles(n_x)
     while block_tiles > 1:
@@ -322,24 +332,62 @@ def prepare_inputs(
     return xr.DataArray(stack, dims=dims), meta, std
 
 
-def _default_tiling(model: SSMNet, tile: int | None, overlap: int | None) -> TilingPlan:
-    """Tile and overlap from the arguments or the model card.
+def _plan(tile: int, overlap: int | None, context: int) -> TilingPlan:
+    """The plan for ``tile``; the default overlap is the least that keeps tiles aligned.
 
-    The default overlap is at least ``2 * halo + 2 * (halo // 2)`` and makes the
-    stride a multiple of the network's input multiple (32), so every tile sees
-    the same alignment of the downsampling grid and overlapping tiles agree.
+    That overlap is at least ``2 * halo + 2 * (halo // 2)`` and makes the stride
+    a multiple of the network's input multiple (32), so every tile sees the
+    same alignment of the downsampling grid and overlapping tiles agree.
+    """
+    from xsoilmoist.model import INPUT_MULTIPLE
+
+    if overlap is None:
+        least = 2 * context + max(2, 2 * (context // 2))
+        stride = (tile - least) // INPUT_MULTIPLE * INPUT_MULTIPLE
+        overlap = tile - stride if stride > 0 else least
+    return TilingPlan(tile=int(tile), overlap=int(overlap), context=context)
+
+
+def _default_tiling(
+    model: SSMNet,
+    tile: int | None,
+    overlap: int | None,
+    shape: tuple[int, int] | None = None,
+) -> TilingPlan:
+    """Tile and overlap from the arguments, the model card and the scene's ``shape``.
+
+    Without ``tile``: the card's tile, or, for a model with local statistics
+    (whose output does not depend on the tile beyond its receptive field) and
+    a known ``shape``, the tile between the card's and ``MAX_TILE_FACTOR``
+    times it (in steps of 32 px) that computes the fewest pixels over the
+    scene, overlaps and padding included, per scheduler thread (tiles are
+    shared out whole; the smaller tile on a tie). Bigger tiles waste less on
+    overlaps: with a 32 px halo, 256 px tiles compute 2.6 times the scene's
+    pixels, 512 px tiles 1.5 times.
     """
     from xsoilmoist.model import INPUT_MULTIPLE
     from xsoilmoist.weights import DEFAULT_HALO, DEFAULT_TILE
 
     card = getattr(model, "card", None)
-    tile = int(tile if tile is not None else (card.tile if card else DEFAULT_TILE))
     context = int(card.halo if card else DEFAULT_HALO)
-    if overlap is None:
-        least = 2 * context + max(2, 2 * (context // 2))
-        stride = (tile - least) // INPUT_MULTIPLE * INPUT_MULTIPLE
-        overlap = tile - stride if stride > 0 else least
-    return TilingPlan(tile=tile, overlap=int(overlap), context=context)
+    if tile is not None:
+        return _plan(tile, overlap, context)
+    base = int(card.tile if card else DEFAULT_TILE)
+    if shape is None or not model.config.local_statistics:
+        return _plan(base, overlap, context)
+    n_y, n_x = shape
+    threads = _scheduler_threads()
+    plans = [
+        _plan(size, overlap, context)
+        for size in range(base, MAX_TILE_FACTOR * base + 1, INPUT_MULTIPLE)
+        if overlap is None or size > overlap
+    ]
+
+    def cost(p: TilingPlan) -> tuple[int, int]:
+        tiles_per_thread = -(-p.n_tiles(n_y) * p.n_tiles(n_x) // threads)
+        return tiles_per_thread * p.tile**2, p.tile
+
+    return min(plans, key=cost)
 
 
 def _output_coords(ds: xr.Dataset, dims: tuple[str, ...]) -> dict[str, xr.DataArray]:
@@ -352,7 +400,7 @@ def predict(
     *,
     tile: int | None = None,
     overlap: int | None = None,
-    batch_size: int = 4,
+    batch_size: int | None = None,
     progress: bool = False,
     date=None,
     rename: Mapping[str, str] | None = None,
@@ -374,9 +422,15 @@ def predict(
         :class:`~xsoilmoist.model.SSMNet` (in-memory models work with the local
         schedulers only; save them for a distributed cluster).
     tile, overlap
-        Tile size and overlap in pixels (defaults from the model card).
+        Tile size and overlap in pixels. By default the halo comes from the
+        model card, and the tile is the card's or, for models with local
+        statistics, up to twice that, whichever computes the fewest pixels
+        for this scene (bigger tiles waste less on overlaps); the overlap is
+        the least that keeps tiles aligned. The result's ``tiling`` attribute
+        says which were used.
     batch_size
-        Tiles per forward pass.
+        Tiles per forward pass (default: about 262 000 pixels per pass, e.g.
+        4 tiles of 256 x 256, 1 of 512 x 512).
     progress
         Compute now, with a progress bar (dask's locally, distributed's on a
         cluster); the result is then in memory.
@@ -405,17 +459,19 @@ def predict(
     """
     if not isinstance(ds, xr.Dataset):
         raise TypeError(f"predict needs an xarray.Dataset, got {type(ds).__name__}")
-    if batch_size < 1:
+    if batch_size is not None and batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     ref, loaded = _resolve_model(model)
-    plan = _default_tiling(loaded, tile, overlap)
+    y_dim, x_dim = spatial_dims(ds)
+    n_y, n_x = ds.sizes[y_dim], ds.sizes[x_dim]
+    plan = _default_tiling(loaded, tile, overlap, (n_y, n_x))
+    if batch_size is None:
+        batch_size = max(1, BATCH_PIXELS // plan.tile**2)
+    block_tiles = _block_tiles(plan, n_y, n_x, ds.sizes.get("time", 1))
     dask_input = any(v.chunks is not None for v in ds.data_vars.values())
     if dask_input:
-        ds = _bounded_chunks(ds)
+        ds = _block_aligned_chunks(ds, plan, block_tiles, y_dim, x_dim)
     stack, meta, std = prepare_inputs(ds, loaded, date=date, rename=rename)
-    y_dim, x_dim = stack.dims[-2:]
-    n_y, n_x = stack.shape[-2:]
-    block_tiles = _block_tiles(plan, n_y, n_x, stack.shape[0])
     half = plan.half
     predict_block = functools.partial(
         _predict_block, meta=meta, ref=ref, plan=plan, batch_size=batch_size

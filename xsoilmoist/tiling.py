@@ -130,6 +130,29 @@ class TilingPlan:
         sizes = [size] * (n_cores // size) + ([n_cores % size] if n_cores % size else [])
         return tuple(k * self.stride for k in sizes)
 
+    def read_chunks(self, length: int, block_tiles: int) -> tuple[int, ...]:
+        """Chunk sizes along a scene axis that the blocks' reads are made of exactly.
+
+        A block reads its core and ``half`` pixels on either side. Cutting the
+        axis at every block edge ``e`` at ``e - half`` and ``e + half``, each
+        block reads three whole chunks (a strip it shares with its neighbour,
+        its own inner part, a shared strip): a block task that computes the
+        chunks it overlaps computes nothing it does not use.
+
+        Examples
+        --------
+        >>> plan = TilingPlan(tile=64, overlap=24, context=8)  # half 12, stride 40
+        >>> plan.block_chunks(plan.padded_length(150), 2)  # block cores
+        (80, 80)
+        >>> plan.read_chunks(150, 2)  # cut at 80 - 12 and 80 + 12
+        (68, 24, 58)
+        """
+        cores = self.block_chunks(self.padded_length(length), block_tiles)
+        edges = np.cumsum(cores)[:-1]
+        cuts = {int(c) for e in edges for c in (e - self.half, e + self.half) if 0 < c < length}
+        bounds = sorted(cuts | {0, length})
+        return tuple(int(b) for b in np.diff(bounds))
+
 
 def _pieces(bounds: np.ndarray, start: int, stop: int) -> list[tuple[int, slice, slice]]:
     """Input chunks overlapping ``[start, stop)``: (index, slice in the chunk, slice in block)."""
