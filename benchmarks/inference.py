@@ -1,7 +1,7 @@
 """Tiled-inference benchmark: end-to-end predict() against a bare torch loop and a peer approach.
 
-Run: ``python benchmarks/inference.py [--model NAME | --config NAME] [--size 1024]
-[--memory-sizes 4096 8192]``.
+Run: ``python benchmarks/inference.py [--model NAME | --config NAME] [--size 4096]
+[--rounds 2] [--memory-sizes 4096 8192]`` (about 6 minutes on 2 cores).
 
 Prints, measured side by side in one run on the same scene and model (parts 1
 and 2 interleaved, ``--rounds`` times, best of each):
@@ -232,9 +232,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="default", help="model name or path (default: bundled)")
     parser.add_argument("--config", default=None, help="use this configuration, random weights")
-    parser.add_argument("--size", type=int, default=1024, help="scene edge for parts 1 and 2")
+    parser.add_argument("--size", type=int, default=4096, help="scene edge for parts 1 and 2")
     parser.add_argument("--memory-sizes", type=int, nargs="*", default=[4096, 8192])
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of parts 1-2")
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds of parts 1-2")
     parser.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     warnings.filterwarnings("ignore", message=".*untrained weights")

@@ -321,3 +321,38 @@ def test_dask_scene_mixing_in_memory_chunks_and_tasks_equals_numpy(model_path):
     lazy = predict(simulate_scene("farmland", chunks=48, **kwargs), model_path)
     assert lazy.chunks is not None
     np.testing.assert_allclose(lazy.values, eager, atol=1e-6)
+
+
+def _tile_of(ssm: xr.DataArray) -> int:
+    return int(ssm.attrs["tiling"].split(",")[0].removeprefix("tile "))
+
+
+def test_default_tile_adapts_to_the_scene_with_less_model_work(model_path, monkeypatch):
+    computed = []
+    forward = SSMNet.forward
+
+    def counting_forward(self, x, meta):
+        computed.append(x.shape[0] * x.shape[2] * x.shape[3])
+        return forward(self, x, meta)
+
+    monkeypatch.setattr(SSMNet, "forward", counting_forward)
+    ds = scene(ny=300, nx=300, nt=1)
+    auto = predict(ds, model_path)
+    auto_pixels = sum(computed)
+    computed.clear()
+    fixed = predict(ds, model_path, tile=TILE)
+    assert TILE < _tile_of(auto) <= 2 * TILE and _tile_of(fixed) == TILE
+    assert auto_pixels < 0.8 * sum(computed)
+    # The same map, up to the tiles' different context near their borders.
+    assert np.array_equal(np.isnan(auto.values), np.isnan(fixed.values))
+    assert float(np.nanmean(np.abs(auto.values - fixed.values))) < 0.01
+
+
+def test_tile_wide_statistics_keep_the_card_tile(tmp_path):
+    config = SSMNetConfig(
+        name="tiny-tile-wide", depths=(1, 1, 1, 1), dims=(8, 16, 32, 64), statistics_window=None
+    )
+    card = ModelCard(name="tiny-tile-wide", config={}, trained=False, tile=TILE, halo=8)
+    path, _ = save_model(SSMNet(config), tmp_path / "tile-wide", card)
+    ssm = predict(scene(ny=300, nx=300, nt=1).chunk({"y": 150}), path)
+    assert _tile_of(ssm) == TILE  # its statistics span the tile: other tiles, other values
