@@ -179,7 +179,9 @@ def test_metadata_carries_information_the_pixels_do_not(config):
     with torch.no_grad():
         before = model(x, meta)
     assert not torch.equal(before[0], before[1])  # already an effect at initialisation
-    _train(model, x, meta, target, steps=60)
+    # lr 1e-2: at 3e-3 whether 60 steps separate them depended on the thread count (the
+    # float summation order) for tile-wide statistics; at 1e-2 every seed and count did.
+    _train(model, x, meta, target, steps=60, lr=1e-2)
     model.eval()
     with torch.no_grad():
         after = model(x, meta)
