@@ -92,6 +92,21 @@ def _count(p, o, skipna):
     return np.sum(valid, axis=-1).astype(np.float64)
 
 
+def dim_list(dim: Dim, all_dims: Sequence[Hashable]) -> list[Hashable]:
+    """``dim`` as a list of dims: ``None`` means ``all_dims``, a single name a list of it.
+
+    Examples
+    --------
+    >>> dim_list(None, ("time", "y")), dim_list("time", ("time", "y"))
+    (['time', 'y'], ['time'])
+    """
+    if dim is None:
+        return list(all_dims)
+    if isinstance(dim, str) or not isinstance(dim, Sequence):
+        return [dim]
+    return list(dim)
+
+
 def _flattened(kernel: Callable) -> Callable:
     def apply(p, o, *, n_core: int, skipna: bool):
         shape = (*p.shape[: p.ndim - n_core], -1)
@@ -103,12 +118,7 @@ def _flattened(kernel: Callable) -> Callable:
 def _reduce(kernel: Callable, pred, obs, dim: Dim, skipna: bool, name: str) -> xr.DataArray:
     pred = pred if isinstance(pred, xr.DataArray) else xr.DataArray(np.asarray(pred))
     obs = obs if isinstance(obs, xr.DataArray) else xr.DataArray(np.asarray(obs))
-    if dim is None:
-        dims = list(pred.dims)
-    elif isinstance(dim, str) or not isinstance(dim, Sequence):
-        dims = [dim]
-    else:
-        dims = list(dim)
+    dims = dim_list(dim, pred.dims)
     missing = [d for d in dims if d not in pred.dims or d not in obs.dims]
     if missing:
         raise ValueError(

@@ -320,12 +320,7 @@ def scatter(
     """
     pred, obs = _matched(pred, obs)
     units = _common_units(pred, obs)
-    if dim is None:
-        pooled = list(pred.dims)
-    elif isinstance(dim, str) or not isinstance(dim, Sequence):
-        pooled = [dim]
-    else:
-        pooled = list(dim)
+    pooled = metrics.dim_list(dim, pred.dims)
     unknown = [d for d in pooled if d not in pred.dims]
     if unknown:
         raise ValueError(f"dim {unknown} not in the data's dims {pred.dims}")
