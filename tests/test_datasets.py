@@ -21,6 +21,7 @@ from xsoilmoist.datasets import (
     bigearthnet_sites,
     load_bigearthnet_pair,
 )
+from xsoilmoist.errors import InputError
 
 N_SITES = 6  # the six example patch pairs described in shared/data/README.md
 S2_BANDS = ["B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B11", "B12"]
@@ -95,7 +96,7 @@ def test_registry_refuses_a_file_whose_hash_does_not_match(sample_data, tmp_path
 
 
 def test_unknown_sample_name_lists_the_names():
-    with pytest.raises(KeyError, match=r"not a sample file.*dem/Rome-30m-DEM\.tif"):
+    with pytest.raises(InputError, match=r"not a sample file.*dem/Rome-30m-DEM\.tif"):
         datasets.fetch("dem/Paris-30m-DEM.tif")
 
 
@@ -112,9 +113,9 @@ def test_sites_are_the_sentinel1_patches_with_their_sentinel2_partners(sample_da
 
 
 def test_unknown_site_is_refused_with_the_site_names(sample_data):
-    with pytest.raises(KeyError, match=r"not a BigEarthNet sample site.*S1A_IW_GRDH"):
+    with pytest.raises(InputError, match=r"not a BigEarthNet sample site.*S1A_IW_GRDH"):
         load_bigearthnet_pair("S1A_nowhere")
-    with pytest.raises(IndexError, match=r"there are 6 sites"):
+    with pytest.raises(InputError, match=r"there are 6 sites"):
         load_bigearthnet_pair(N_SITES)
 
 

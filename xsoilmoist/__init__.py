@@ -7,7 +7,9 @@ torch: torch is imported only when a model is built or run.
 from importlib.metadata import PackageNotFoundError, version
 
 from xsoilmoist import accessor as _accessor  # noqa: F401  (registers ds.ssm)
-from xsoilmoist.bands import StandardizeError, standardize
+from xsoilmoist import errors
+from xsoilmoist.bands import standardize
+from xsoilmoist.errors import InputWarning, StandardizeError, XSoilMoistError, XSoilMoistWarning
 from xsoilmoist.inference import predict
 from xsoilmoist.report import check
 from xsoilmoist.validation import validate
@@ -19,10 +21,14 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
 __all__ = [
+    "InputWarning",
     "StandardizeError",
+    "XSoilMoistError",
+    "XSoilMoistWarning",
     "__version__",
     "available_models",
     "check",
+    "errors",
     "load_model",
     "predict",
     "standardize",

@@ -25,7 +25,9 @@ from xsoilmoist.catalogue import (
     aliases_of,
     lookup_alias,
 )
-from xsoilmoist.units import UnitError, check_convertible, convert, same_units
+from xsoilmoist.errors import InputError, InputTypeError, StandardizeError, UnitError
+from xsoilmoist.grid import spatial_dims
+from xsoilmoist.units import check_convertible, convert, same_units
 
 __all__ = [
     "DERIVATIONS",
@@ -33,7 +35,6 @@ __all__ = [
     "StandardizationPlan",
     "StandardizeError",
     "plan_standardization",
-    "spatial_dims",
     "standardize",
 ]
 
@@ -65,10 +66,6 @@ DERIVATIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "ndvi": (("nir", "red"), "(nir - red) / (nir + red)"),
     "vh_vv": (("vh", "vv"), "vh - vv"),
 }
-
-
-class StandardizeError(ValueError):
-    """The Dataset cannot be standardized; the message lists every problem and its fix."""
 
 
 @dataclass(frozen=True)
@@ -123,32 +120,6 @@ class StandardizationPlan:
             raise StandardizeError(f"cannot standardize this Dataset:\n{listing}")
 
 
-def spatial_dims(ds: xr.Dataset | xr.DataArray) -> tuple[str, str]:
-    """The ``(y, x)`` dimension names of ``ds``, as rioxarray finds them.
-
-    Raises
-    ------
-    StandardizeError
-        If ``ds`` has no recognisable spatial dimensions.
-
-    Examples
-    --------
-    >>> da = xr.DataArray(np.zeros((2, 3)), dims=("y", "x"))
-    >>> spatial_dims(da)
-    ('y', 'x')
-    """
-    import rioxarray  # noqa: F401  (registers .rio)
-
-    try:
-        return ds.rio.y_dim, ds.rio.x_dim
-    except Exception as err:  # rioxarray raises MissingSpatialDimensionError
-        raise StandardizeError(
-            f"no spatial dimensions found (dims are {tuple(ds.dims)}); name them 'y' and 'x' "
-            "(or 'latitude'/'longitude'), or declare them with ds.rio.set_spatial_dims(x_dim=..., "
-            "y_dim=...)"
-        ) from err
-
-
 def _first_attr(attrs_list, keys):
     for attrs in attrs_list:
         for key in keys:
@@ -168,7 +139,7 @@ def _sentinel2_offset(
     if baseline is None:
         _, baseline = _first_attr((da.attrs, ds.attrs), _S2_BASELINE_ATTRS)
     if baseline is None:
-        raise ValueError(
+        raise InputError(
             f"{name!r} holds Sentinel-2 digital numbers, whose offset depends on the processing "
             "baseline (-1000 DN from baseline 04.00, January 2022, also for reprocessed older "
             "scenes); pass processing_baseline='04.00' (or the scene's baseline), or set "
@@ -177,7 +148,7 @@ def _sentinel2_offset(
     try:
         return -1000.0 if float(baseline) >= 4.0 else 0.0
     except (TypeError, ValueError):
-        raise ValueError(
+        raise InputError(
             f"processing baseline {baseline!r} for {name!r} is not a number like '04.00'"
         ) from None
 
@@ -198,7 +169,7 @@ def _plan_band(
 ) -> BandSource:
     """Resolve units and coding of one recognised variable; raise ValueError on a problem."""
     if not (np.issubdtype(da.dtype, np.integer) or np.issubdtype(da.dtype, np.floating)):
-        raise ValueError(
+        raise InputError(
             f"{name!r} has dtype {da.dtype}, not a real number type; convert it (e.g. "
             f"ds[{name!r}].astype('float32'), or take the amplitude of complex SAR data)"
         )
@@ -214,7 +185,7 @@ def _plan_band(
         source = BandSource(name, band, units, physical, decoding, cf_packing=packing)
     elif is_dn or (units is None and coding is not None and np.issubdtype(da.dtype, np.integer)):
         if coding is None:
-            raise ValueError(
+            raise InputError(
                 f"{name!r} is in digital numbers but no product coding is known for that name; "
                 f"rename it to a product band name (e.g. {aliases_of(band.name)[:4]}) or convert "
                 "it to physical units and set attrs['units']"
@@ -226,7 +197,7 @@ def _plan_band(
         source = BandSource(name, band, units, band.units, decoding, coding, offset)
     elif units is None:
         if band.default_units is None:
-            raise ValueError(
+            raise InputError(
                 f"{name!r} (band {band.name!r}) has no units attribute and its product does not "
                 f"settle them; set ds[{name!r}].attrs['units'] (expected {band.units!r} or "
                 "convertible to it, e.g. '1' for linear power)"
@@ -238,7 +209,7 @@ def _plan_band(
     try:
         check_convertible(source.physical_units, band.units)
     except UnitError as err:
-        raise ValueError(
+        raise InputError(
             f"{name!r}: {err}; band {band.name!r} needs units convertible to {band.units!r}"
         ) from None
     conversion = "" if same_units(source.physical_units, band.units) else f"-> {band.units}"
@@ -283,7 +254,7 @@ def plan_standardization(
     ('VV', [])
     """
     if not isinstance(ds, xr.Dataset):
-        raise TypeError(
+        raise InputTypeError(
             f"expected an xarray.Dataset, got {type(ds).__name__}; wrap a DataArray with "
             "da.to_dataset(name=...)"
         )

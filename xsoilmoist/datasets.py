@@ -27,6 +27,7 @@ import xarray as xr
 from rasterio.enums import Resampling
 
 from xsoilmoist.downloads import downloader_for
+from xsoilmoist.errors import InputError
 
 __all__ = [
     "BASE_URL_ENV",
@@ -112,7 +113,7 @@ def fetch(name: str, processor=None) -> Path:
     """
     registry = sample_data_registry()
     if name not in registry.registry:
-        raise KeyError(f"{name!r} is not a sample file; choose one of {available()}")
+        raise InputError(f"{name!r} is not a sample file; choose one of {available()}")
     url = registry.get_url(name)
     result = registry.fetch(name, processor=processor, downloader=downloader_for(url))
     return Path(result) if isinstance(result, (str, os.PathLike)) else result
@@ -287,10 +288,10 @@ def load_bigearthnet_pair(
     sites = sorted(s1_patches)
     if isinstance(site, (int, np.integer)):
         if not -len(sites) <= site < len(sites):
-            raise IndexError(f"site index {site} out of range: there are {len(sites)} sites")
+            raise InputError(f"site index {site} out of range: there are {len(sites)} sites")
         site = sites[site]
     if site not in s1_patches:
-        raise KeyError(f"{site!r} is not a BigEarthNet sample site; choose one of {sites}")
+        raise InputError(f"{site!r} is not a BigEarthNet sample site; choose one of {sites}")
     s1_folder = s1_patches[site]
     s1_meta = _read_metadata(s1_folder)
     s2_folder = _bigearthnet_patches(BIGEARTHNET_S2_ARCHIVE)[s1_meta["corresponding_s2_patch"]]

@@ -7,6 +7,8 @@ import shutil
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from xsoilmoist.errors import InputNotFoundError
+
 __all__ = ["copy_from_file_url", "downloader_for"]
 
 
@@ -18,7 +20,7 @@ def copy_from_file_url(url: str, output_file, pooch_obj) -> None:
     """
     source = Path(unquote(urlparse(url).path))
     if not source.is_file():
-        raise FileNotFoundError(f"{url} does not exist")
+        raise InputNotFoundError(f"{url} does not exist")
     if isinstance(output_file, (str, os.PathLike)):
         shutil.copyfile(source, output_file)
     else:

@@ -24,7 +24,9 @@ import pandas as pd
 import pyproj
 import rioxarray  # noqa: F401  (registers the ``.rio`` accessor)
 import xarray as xr
-from rioxarray.exceptions import MissingSpatialDimensionError
+
+from xsoilmoist.errors import InputError, InputTypeError
+from xsoilmoist.grid import spatial_dims
 
 __all__ = ["METADATA_FEATURES", "encode_location", "encode_time", "metadata_features"]
 
@@ -60,7 +62,7 @@ def _as_time_dataarray(time) -> xr.DataArray:
         elif "time" in time.coords:
             times = time["time"]
         else:
-            raise ValueError(
+            raise InputError(
                 "the object has no 'time' coordinate; add one with "
                 "ds.assign_coords(time=...) or pass the times directly"
             )
@@ -71,7 +73,7 @@ def _as_time_dataarray(time) -> xr.DataArray:
             time = time.tz_convert("UTC").tz_localize(None)
         values = np.asarray(time)
         if values.ndim > 1:
-            raise ValueError(
+            raise InputError(
                 f"times must be 0- or 1-dimensional, got shape {values.shape}; "
                 "pass a DataArray to keep several dimensions"
             )
@@ -79,7 +81,7 @@ def _as_time_dataarray(time) -> xr.DataArray:
         coords = {"time": values} if values.ndim == 1 else {}
         times = xr.DataArray(values, dims=dims, coords=coords)
     if not np.issubdtype(times.dtype, np.datetime64):
-        raise TypeError(
+        raise InputTypeError(
             f"times must be numpy datetime64 (taken as UTC), got dtype {times.dtype}; convert "
             "strings or numbers with pandas.to_datetime(...), CF-encoded times with "
             "xarray.decode_cf(ds), cftime dates with "
@@ -144,13 +146,7 @@ def encode_time(time) -> xr.Dataset:
 
 def _scene_centre(obj: xr.Dataset | xr.DataArray) -> tuple[float, float]:
     """Centre (x, y) of the object's x/y extent, from the coordinates only."""
-    try:
-        x_dim, y_dim = obj.rio.x_dim, obj.rio.y_dim
-    except MissingSpatialDimensionError as err:
-        raise ValueError(
-            "no x/y spatial dimensions found (expected x/y, lon/lat or longitude/latitude); "
-            "name them with ds.rio.set_spatial_dims(x_dim=..., y_dim=...)"
-        ) from err
+    y_dim, x_dim = spatial_dims(obj)
     x = np.asarray(obj[x_dim].values, dtype=np.float64)
     y = np.asarray(obj[y_dim].values, dtype=np.float64)
     return (x.min() + x.max()) / 2.0, (y.min() + y.max()) / 2.0
@@ -190,7 +186,7 @@ def encode_location(obj: xr.Dataset | xr.DataArray) -> xr.Dataset:
     """
     crs = obj.rio.crs
     if crs is None:
-        raise ValueError(
+        raise InputError(
             "the object has no CRS, so its location cannot be encoded; set the CRS of its "
             "x/y coordinates with ds = ds.rio.write_crs('EPSG:32633') (your CRS)"
         )
@@ -259,12 +255,12 @@ def metadata_features(ds: xr.Dataset | xr.DataArray, *, date=None) -> xr.DataArr
     """
     has_time = "time" in ds.coords
     if has_time and date is not None:
-        raise ValueError(
+        raise InputError(
             "the dataset already has a 'time' coordinate; drop the date= argument "
             "(or drop the coordinate with ds.drop_vars('time'))"
         )
     if not has_time and date is None:
-        raise ValueError(
+        raise InputError(
             "the dataset has no 'time' coordinate, and the day-of-year features need one; "
             "pass date='YYYY-MM-DD' or add it with ds.assign_coords(time=np.datetime64(...))"
         )

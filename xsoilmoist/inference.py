@@ -24,9 +24,11 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from xsoilmoist.bands import spatial_dims, standardize
+from xsoilmoist.bands import standardize
 from xsoilmoist.catalogue import MODALITY_BANDS, aliases_of
 from xsoilmoist.encoding import metadata_features
+from xsoilmoist.errors import InputError, InputTypeError, ModelError
+from xsoilmoist.grid import carry_georeferencing, spatial_dims
 from xsoilmoist.tiling import TilingPlan, assemble_blocks, halo_blocks
 
 if TYPE_CHECKING:
@@ -108,7 +110,7 @@ def _cached_model(ref: ModelRef, warn: bool = False) -> SSMNet:
         if model is not None:
             return model
         if ref.source.startswith("memory:"):
-            raise RuntimeError(
+            raise ModelError(
                 "this task runs in a process that does not hold the in-memory model; save it "
                 "with xsoilmoist.weights.save_model and pass its path to predict(), so every "
                 "worker can load it"
@@ -122,7 +124,7 @@ def _cached_model(ref: ModelRef, warn: bool = False) -> SSMNet:
                 warnings.simplefilter("ignore", UserWarning)
             model = load_model(ref.source)
         if ref.sha256 and model.card.sha256 != ref.sha256:
-            raise RuntimeError(
+            raise ModelError(
                 f"model {ref.source!r} on this worker has sha256 {model.card.sha256}, but the "
                 f"task expects {ref.sha256}; give every worker the same model files"
             )
@@ -289,7 +291,7 @@ def prepare_inputs(
     std = standardize(ds, rename=rename)
     unknown = [b for b in config.bands if not any(b in names for names in MODALITY_BANDS.values())]
     if unknown:
-        raise ValueError(
+        raise InputError(
             f"the model wants bands {unknown} that xsoilmoist does not know; the model's "
             "configuration does not fit this version of xsoilmoist"
         )
@@ -324,7 +326,7 @@ def prepare_inputs(
     meta = np.asarray(features.values, dtype=np.float32).reshape(stack.shape[0], -1)
     names = list(features["feature"].values)
     if names != list(config.metadata):
-        raise ValueError(
+        raise InputError(
             f"the model expects image-level features {list(config.metadata)}, xsoilmoist "
             f"computes {names}; the model does not fit this version of xsoilmoist"
         )
@@ -458,9 +460,9 @@ def predict(
     >>> ssm.rio.to_raster("ssm.tif")  # doctest: +SKIP
     """
     if not isinstance(ds, xr.Dataset):
-        raise TypeError(f"predict needs an xarray.Dataset, got {type(ds).__name__}")
+        raise InputTypeError(f"predict needs an xarray.Dataset, got {type(ds).__name__}")
     if batch_size is not None and batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        raise InputError(f"batch_size must be at least 1, got {batch_size}")
     ref, loaded = _resolve_model(model)
     y_dim, x_dim = spatial_dims(ds)
     n_y, n_x = ds.sizes[y_dim], ds.sizes[x_dim]
@@ -496,8 +498,7 @@ def predict(
         "model_trained": str(bool(card.trained)) if card else "unknown",
         "tiling": f"tile {plan.tile}, overlap {plan.overlap}, halo {plan.context} px",
     }
-    if std.rio.crs is not None:
-        ssm = ssm.rio.write_crs(std.rio.crs)
+    ssm = carry_georeferencing(ssm, std)
     if progress:
         return _compute_with_progress(ssm)
     return ssm if dask_input else ssm.compute()

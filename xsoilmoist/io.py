@@ -8,6 +8,7 @@ import dask
 import numpy as np
 import xarray as xr
 
+from xsoilmoist.errors import InputError, InputNotFoundError, OutputExistsError
 from xsoilmoist.ismn import ISMNFormatError, read_ismn
 from xsoilmoist.tiling import row_ordered
 
@@ -60,7 +61,7 @@ def open_scene(path: str | Path, *, chunks: dict | str | None = "auto") -> xr.Da
     """
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"scene {str(path)!r} does not exist")
+        raise InputNotFoundError(f"scene {str(path)!r} does not exist")
     suffix = path.suffix.lower()
     if suffix == ".zarr" or (path / ".zgroup").exists() or (path / "zarr.json").exists():
         return xr.open_zarr(path, chunks={} if chunks == "auto" else chunks, decode_coords="all")
@@ -79,11 +80,11 @@ def open_scene(path: str | Path, *, chunks: dict | str | None = "auto") -> xr.Da
                     combine_attrs="drop_conflicts",
                 )
             except ValueError as err:
-                raise ValueError(
+                raise InputError(
                     f"the GeoTIFFs in {str(path)!r} are not all on one grid ({err}); resample "
                     "them onto one grid first, e.g. with rio.reproject_match"
                 ) from err
-    raise ValueError(
+    raise InputError(
         f"cannot open {str(path)!r}: expected a .zarr store, a .nc file, a GeoTIFF/VRT or a "
         "folder of GeoTIFFs"
     )
@@ -137,9 +138,9 @@ def write_result(
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in {".zarr", ".tif", ".tiff"}:
-        raise ValueError(f"cannot write {str(path)!r}: the output must end in .zarr or .tif")
+        raise InputError(f"cannot write {str(path)!r}: the output must end in .zarr or .tif")
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{str(path)!r} exists; choose another path or overwrite it")
+        raise OutputExistsError(f"{str(path)!r} exists; choose another path or overwrite it")
     if suffix == ".zarr":
         store = da.to_dataset(name=da.name or "ssm")
         for name in store.variables:

@@ -42,6 +42,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from xsoilmoist.errors import InputError, InputNotFoundError, ISMNFormatError
+
 __all__ = ["ISMNFormatError", "read_ismn"]
 
 #: ISMN variable short names (in file names) and the long names ``ismn`` uses.
@@ -80,10 +82,6 @@ _CEOP_RECORD = (
 )
 _TIME_FORMAT = "%Y/%m/%d %H:%M"
 _DEPTH_EPS = 1e-9
-
-
-class ISMNFormatError(ValueError):
-    """A file that is in neither ISMN layout, or named against the ISMN convention."""
 
 
 @dataclass(frozen=True)
@@ -344,16 +342,16 @@ def _check_arguments(depth, flags, variable) -> tuple[tuple[float, float], tuple
     try:
         top, bottom = (float(d) for d in depth)
     except (TypeError, ValueError):
-        raise ValueError(
+        raise InputError(
             f"depth must be a pair (from, to) in metres, e.g. (0.0, 0.05), got {depth!r}"
         ) from None
     if not 0.0 <= top <= bottom:
-        raise ValueError(f"depth must satisfy 0 <= from <= to (metres), got {depth!r}")
+        raise InputError(f"depth must satisfy 0 <= from <= to (metres), got {depth!r}")
     if isinstance(flags, str):
         flags = (flags,)
     flags = tuple(str(f).strip() for f in flags)
     if not flags or not all(flags):
-        raise ValueError(
+        raise InputError(
             f"flags must name at least one ISMN quality flag, e.g. ('G',), got {flags!r}"
         )
     long_variable = VARIABLES.get(variable, variable)
@@ -372,13 +370,13 @@ def _read_sensors(path: Path, variable: str) -> list[_Sensor]:
                 continue
         sensors.append(_parse_sensor(source, name, read()))
     if n_files == 0:
-        raise FileNotFoundError(
+        raise InputNotFoundError(
             f"no ISMN data files (*.stm) found in {str(path)!r}; pass an ISMN download (the zip "
             "archive, its unzipped folder) or one of its .stm files"
         )
     if not sensors:
         found = ", ".join(f"{v} ({n} files)" for v, n in sorted(variables_found.items()))
-        raise ValueError(
+        raise InputError(
             f"no {variable!r} files among the {n_files} ISMN data files in {str(path)!r}; "
             f"variables found: {found}"
         )
@@ -479,7 +477,7 @@ def read_ismn(
     """
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{str(path)!r} does not exist")
+        raise InputNotFoundError(f"{str(path)!r} does not exist")
     (top, bottom), flags, variable = _check_arguments(depth, flags, variable)
     sensors = _read_sensors(path, variable)
     selected = [
@@ -488,7 +486,7 @@ def read_ismn(
     if not selected:
         found = sorted({(s.depth_from, s.depth_to) for s in sensors})
         listed = ", ".join(f"{a:g}-{b:g}" for a, b in found)
-        raise ValueError(
+        raise InputError(
             f"no {variable} sensor in {str(path)!r} has its depth interval within "
             f"{top:g}-{bottom:g} m; depth intervals found (m): {listed}; pass depth= to "
             "choose one of them"
@@ -504,7 +502,7 @@ def read_ismn(
     )
     n_records = sum(s.value.size for s in selected)
     if table.notna().sum().sum() == 0:
-        raise ValueError(
+        raise InputError(
             f"no {variable} value is left after keeping ISMN flags {flags}: all {n_records} "
             f"values of the {len(selected)} sensors within {top:g}-{bottom:g} m were dropped "
             f"(values per flag not allowed: {_format_counts(dropped)}); allow more flags, "

@@ -24,6 +24,8 @@ from collections.abc import Callable, Hashable, Sequence
 import numpy as np
 import xarray as xr
 
+from xsoilmoist.errors import InputError
+
 __all__ = ["bias", "mae", "pearson_r", "r2", "rmse", "summary", "ubrmse"]
 
 Dim = Hashable | Sequence[Hashable] | None
@@ -121,7 +123,7 @@ def _reduce(kernel: Callable, pred, obs, dim: Dim, skipna: bool, name: str) -> x
     dims = dim_list(dim, pred.dims)
     missing = [d for d in dims if d not in pred.dims or d not in obs.dims]
     if missing:
-        raise ValueError(
+        raise InputError(
             f"dims {missing} are not in both pred {pred.dims} and obs {obs.dims}; "
             "reduce over dims they share"
         )

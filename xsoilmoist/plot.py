@@ -14,6 +14,7 @@ import numpy as np
 import xarray as xr
 
 from xsoilmoist import metrics
+from xsoilmoist.errors import InputError, InputTypeError
 from xsoilmoist.units import same_units
 
 if TYPE_CHECKING:
@@ -78,12 +79,12 @@ def map(  # the name DESIGN.md gives: xsoilmoist.plot.map
     import matplotlib.pyplot as plt
 
     if da.ndim not in (2, 3):
-        raise ValueError(f"map needs (y, x) or (time, y, x) data, got dims {da.dims}")
+        raise InputError(f"map needs (y, x) or (time, y, x) data, got dims {da.dims}")
     frames = [da] if da.ndim == 2 else [da.isel({da.dims[0]: i}) for i in range(da.shape[0])]
     if len(frames) > _MAX_PANELS:
         frames = frames[:_MAX_PANELS]
     if ax is not None and len(frames) > 1:
-        raise ValueError("ax= works with 2-D data only; select one time step first")
+        raise InputError("ax= works with 2-D data only; select one time step first")
     if ax is None:
         width = 4.2 * len(frames) + 1.2
         fig, axes = plt.subplots(
@@ -139,7 +140,7 @@ def _panel_axes(
 
     if ax is not None:
         if count > 1:
-            raise ValueError(f"ax= draws one panel but there are {count}; select one {what} first")
+            raise InputError(f"ax= draws one panel but there are {count}; select one {what} first")
         return ax.figure, [ax]
     rows = -(-count // columns)
     fig, axes = plt.subplots(
@@ -160,22 +161,22 @@ def _matched(pred: xr.DataArray, obs: xr.DataArray) -> tuple[xr.DataArray, xr.Da
     """Check that ``pred`` and ``obs`` pair value by value; ``obs`` in ``pred``'s dim order."""
     for role, da in (("pred", pred), ("obs", obs)):
         if not isinstance(da, xr.DataArray):
-            raise TypeError(f"{role} must be an xarray.DataArray, got {type(da).__name__}")
+            raise InputTypeError(f"{role} must be an xarray.DataArray, got {type(da).__name__}")
     if set(pred.dims) != set(obs.dims):
-        raise ValueError(
+        raise InputError(
             f"pred dims {pred.dims} and obs dims {obs.dims} differ; "
             "select or rename so that both have the same dims"
         )
     obs = obs.transpose(*pred.dims)
     if pred.shape != obs.shape:
-        raise ValueError(
+        raise InputError(
             f"pred sizes {dict(pred.sizes)} and obs sizes {dict(obs.sizes)} differ; "
             "match them first (e.g. with .sel or xr.align)"
         )
     try:
         xr.align(pred, obs, join="exact")
     except ValueError as err:
-        raise ValueError(
+        raise InputError(
             f"pred and obs have different coordinate labels ({err}); "
             "align them first (e.g. pred.sel(time=obs.time))"
         ) from err
@@ -186,7 +187,7 @@ def _common_units(pred: xr.DataArray, obs: xr.DataArray) -> str:
     """The units both share (from attrs; ``m3 m-3`` when neither says)."""
     pred_units, obs_units = pred.attrs.get("units"), obs.attrs.get("units")
     if pred_units and obs_units and not same_units(pred_units, obs_units):
-        raise ValueError(
+        raise InputError(
             f"pred is in {pred_units!r} but obs in {obs_units!r}; "
             "convert one first (xsoilmoist.units.convert)"
         )
@@ -323,10 +324,10 @@ def scatter(
     pooled = metrics.dim_list(dim, pred.dims)
     unknown = [d for d in pooled if d not in pred.dims]
     if unknown:
-        raise ValueError(f"dim {unknown} not in the data's dims {pred.dims}")
+        raise InputError(f"dim {unknown} not in the data's dims {pred.dims}")
     left = [d for d in pred.dims if d not in pooled]
     if len(left) > 1:
-        raise ValueError(
+        raise InputError(
             f"dim={dim!r} leaves dims {left}; scatter makes panels along one dim at most, "
             "so add the others to dim"
         )
@@ -428,24 +429,24 @@ def timeseries(
 
     if isinstance(pred, xr.Dataset):
         if obs is not None:
-            raise TypeError(
+            raise InputTypeError(
                 "pass either a Dataset with 'predicted' and 'observed', or two DataArrays"
             )
         missing = [name for name in ("predicted", "observed") if name not in pred.data_vars]
         if missing:
-            raise ValueError(
+            raise InputError(
                 f"the Dataset has no {missing}; timeseries needs variables 'predicted' and "
                 "'observed' (as xsoilmoist.validate returns), or pass two DataArrays"
             )
         pred, obs = pred["predicted"], pred["observed"]
     elif obs is None:
-        raise TypeError(
+        raise InputTypeError(
             "obs is missing: pass the observed DataArray, "
             "or a Dataset with 'predicted' and 'observed'"
         )
     pred, obs = _matched(_with_station_dim(pred), _with_station_dim(obs))
     if set(pred.dims) != {"station", "time"}:
-        raise ValueError(
+        raise InputError(
             f"timeseries needs (station, time) data, got dims {pred.dims}; "
             "rename or select dims first"
         )
@@ -463,7 +464,7 @@ def timeseries(
         wanted = [station] if single else list(station)
         unknown = [s for s in wanted if str(s) not in names]
         if unknown:
-            raise ValueError(
+            raise InputError(
                 f"station {unknown} not found; available: {', '.join(names[:10])}"
                 + (", ..." if len(names) > 10 else "")
             )

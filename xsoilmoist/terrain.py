@@ -88,8 +88,15 @@ import numpy as np
 import pyproj
 import rioxarray  # noqa: F401  (registers the ``.rio`` accessor)
 import xarray as xr
-from rioxarray.exceptions import MissingSpatialDimensionError
 
+from xsoilmoist.errors import GridError, InputError, InputTypeError
+from xsoilmoist.grid import (
+    carry_georeferencing,
+    check_regular,
+    require_crs,
+    spacing_metres,
+    spatial_dims,
+)
 from xsoilmoist.units import UnitError, check_convertible, ureg
 
 __all__ = ["aspect", "flow_accumulation", "slope", "twi"]
@@ -251,7 +258,7 @@ def _accumulate(receivers, weights):  # pragma: no cover - compiled
 # the grid: dims, elevations in metres, pixel spacing in metres
 # ---------------------------------------------------------------------------
 
-_DEGREE_DIM_NAMES = {"lat", "lon", "latitude", "longitude"}
+_DEM = "the DEM"
 
 
 def _read_dem(dem: xr.DataArray, nodata: float | None):
@@ -261,29 +268,24 @@ def _read_dem(dem: xr.DataArray, nodata: float | None):
     the signed metres to the next column and to the next row, one per row.
     """
     if not isinstance(dem, xr.DataArray):
-        raise TypeError(f"the DEM must be an xarray.DataArray, got {type(dem).__name__}")
+        raise InputTypeError(f"the DEM must be an xarray.DataArray, got {type(dem).__name__}")
     if not np.issubdtype(dem.dtype, np.number) or np.issubdtype(dem.dtype, np.complexfloating):
-        raise TypeError(
+        raise InputTypeError(
             f"the DEM has dtype {dem.dtype}, not real numbers; pass elevations as a numeric "
             "array, e.g. dem.astype('float64') if they are stored as text"
         )
     y_dim, x_dim = _spatial_dims(dem)
-    y = _regular_coordinate(dem, y_dim)
-    x = _regular_coordinate(dem, x_dim)
-    crs = _crs(dem, x, y, y_dim, x_dim)
-    ewres, nsres = _spacing_metres(crs, x, y)
+    check_regular(dem, _DEM)
+    y = np.asarray(dem[y_dim].values, dtype=np.float64)
+    x = np.asarray(dem[x_dim].values, dtype=np.float64)
+    crs = require_crs(dem, _DEM)
+    ewres, nsres = spacing_metres(crs, x, y, _DEM)
     elevation = _elevation_metres(dem, nodata, _elevation_unit_factor(dem, crs))
     return elevation, ewres, nsres
 
 
 def _spatial_dims(dem: xr.DataArray) -> tuple[str, str]:
-    try:
-        y_dim, x_dim = dem.rio.y_dim, dem.rio.x_dim
-    except MissingSpatialDimensionError as err:
-        raise ValueError(
-            f"the DEM's dims {dem.dims} have no y/x pair that rioxarray recognises; rename "
-            "them to ('y', 'x') or call dem.rio.set_spatial_dims(x_dim=..., y_dim=...)"
-        ) from err
+    y_dim, x_dim = spatial_dims(dem, _DEM)
     if dem.dims != (y_dim, x_dim):
         extra = [dim for dim in dem.dims if dim not in (y_dim, x_dim)]
         fix = (
@@ -292,94 +294,10 @@ def _spatial_dims(dem: xr.DataArray) -> tuple[str, str]:
             if extra
             else f"transpose it with dem.transpose({y_dim!r}, {x_dim!r})"
         )
-        raise ValueError(f"the DEM must have dims ({y_dim!r}, {x_dim!r}), got {dem.dims}: {fix}")
+        raise GridError(f"the DEM must have dims ({y_dim!r}, {x_dim!r}), got {dem.dims}: {fix}")
     if min(dem.shape) < 2:
-        raise ValueError(f"the DEM must be at least 2 x 2 pixels for a 3x3 window, got {dem.shape}")
+        raise GridError(f"the DEM must be at least 2 x 2 pixels for a 3x3 window, got {dem.shape}")
     return y_dim, x_dim
-
-
-def _regular_coordinate(dem: xr.DataArray, dim: str) -> np.ndarray:
-    if dim not in dem.coords:
-        raise ValueError(
-            f"the DEM has no {dim!r} coordinate, so its pixel spacing is unknown: assign "
-            "pixel-centre coordinates with dem.assign_coords(...), or open the file with "
-            "rioxarray.open_rasterio"
-        )
-    values = np.asarray(dem[dim].values, dtype=np.float64)
-    step = (values[-1] - values[0]) / (values.size - 1)
-    if step == 0 or not np.allclose(np.diff(values), step, rtol=1e-3, atol=0):
-        raise ValueError(
-            f"the DEM's {dim!r} coordinate is not evenly spaced; Horn's method needs a regular "
-            "grid: resample the DEM first, e.g. with dem.rio.reproject(...)"
-        )
-    return values
-
-
-def _crs(dem: xr.DataArray, x: np.ndarray, y: np.ndarray, y_dim: str, x_dim: str) -> pyproj.CRS:
-    crs = dem.rio.crs
-    if crs is None:
-        if _looks_geographic(dem, x, y, y_dim, x_dim):
-            raise ValueError(
-                "the DEM has no CRS and its coordinates look like longitude/latitude degrees; "
-                "set its CRS so pixel sizes can be converted to metres: "
-                "dem = dem.rio.write_crs('EPSG:4326') (or the DEM's own geographic CRS)"
-            )
-        raise ValueError(
-            "the DEM has no CRS, so the size of its pixels in metres is unknown (no unit is "
-            "assumed); set it with dem = dem.rio.write_crs(...), e.g. "
-            "dem.rio.write_crs('EPSG:32633') for UTM zone 33N"
-        )
-    return pyproj.CRS.from_user_input(crs.to_wkt())
-
-
-def _looks_geographic(
-    dem: xr.DataArray, x: np.ndarray, y: np.ndarray, y_dim: str, x_dim: str
-) -> bool:
-    if {y_dim.lower(), x_dim.lower()} & _DEGREE_DIM_NAMES:
-        return True
-    units = f"{dem[y_dim].attrs.get('units', '')} {dem[x_dim].attrs.get('units', '')}".lower()
-    if "degree" in units:
-        return True
-    in_range = bool(np.all(np.abs(y) <= 90) and np.all((x >= -180) & (x <= 360)))
-    return in_range and abs(x[1] - x[0]) < 1 and abs(y[1] - y[0]) < 1
-
-
-def _horizontal_part(crs: pyproj.CRS) -> pyproj.CRS:
-    return crs.sub_crs_list[0] if crs.is_compound else crs
-
-
-def _spacing_metres(crs: pyproj.CRS, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Signed metres to the next column (``ewres``) and to the next row (``nsres``), per row."""
-    horizontal = _horizontal_part(crs)
-    unit = horizontal.axis_info[0]
-    x_step = (x[-1] - x[0]) / (x.size - 1)
-    y_step = (y[-1] - y[0]) / (y.size - 1)
-    if horizontal.is_geographic:
-        to_radians = unit.unit_conversion_factor
-        latitude = y * to_radians
-        if np.any(np.abs(latitude) > np.pi / 2) or np.any(np.abs(x * to_radians) > 2 * np.pi):
-            raise ValueError(
-                f"the DEM's CRS ({crs.name}) is geographic but its coordinates are not "
-                f"longitude/latitude in {unit.unit_name}; write the CRS its coordinates are in "
-                "with dem.rio.write_crs(...)"
-            )
-        ellipsoid = horizontal.ellipsoid
-        a, b = ellipsoid.semi_major_metre, ellipsoid.semi_minor_metre
-        e2 = 1.0 - (b / a) ** 2
-        w2 = 1.0 - e2 * np.sin(latitude) ** 2
-        prime_vertical = a / np.sqrt(w2)
-        meridional = a * (1.0 - e2) / w2**1.5
-        ewres = prime_vertical * np.cos(latitude) * (x_step * to_radians)
-        nsres = meridional * (y_step * to_radians)
-        return ewres, nsres
-    if horizontal.is_projected:
-        to_metres = unit.unit_conversion_factor
-        rows = np.ones_like(y)
-        return rows * (x_step * to_metres), rows * (y_step * to_metres)
-    raise ValueError(
-        f"the DEM's CRS ({crs.name}) is neither projected nor geographic, so its pixel size in "
-        "metres is unknown; reproject the DEM with dem.rio.reproject('EPSG:...')"
-    )
 
 
 def _elevation_unit_factor(dem: xr.DataArray, crs: pyproj.CRS) -> float:
@@ -391,7 +309,7 @@ def _elevation_unit_factor(dem: xr.DataArray, crs: pyproj.CRS) -> float:
     try:
         source, _ = check_convertible(str(units), "m")
     except UnitError as err:
-        raise ValueError(
+        raise InputError(
             f"the DEM's units {units!r} are not a length; elevations must be heights, e.g. in "
             "metres: correct dem.attrs['units']"
         ) from err
@@ -536,11 +454,7 @@ def _as_dataarray(values, dem: xr.DataArray, name: str, units: str, long_name: s
         name=name,
         attrs={"units": units, "long_name": long_name, **attrs},
     )
-    if "grid_mapping" in dem.attrs:
-        out.attrs["grid_mapping"] = dem.attrs["grid_mapping"]
-    if "grid_mapping" in dem.encoding:
-        out.encoding["grid_mapping"] = dem.encoding["grid_mapping"]
-    return out
+    return carry_georeferencing(out, dem)
 
 
 def slope(dem: xr.DataArray, *, nodata: float | None = None) -> xr.DataArray:
@@ -724,7 +638,7 @@ def twi(dem: xr.DataArray, *, nodata: float | None = None, min_slope: float = 0.
     True
     """
     if not 0.0 < min_slope < 90.0:
-        raise ValueError(f"min_slope must be between 0 and 90 degrees, got {min_slope}")
+        raise InputError(f"min_slope must be between 0 and 90 degrees, got {min_slope}")
     elevation, ewres, nsres = _read_dem(dem, nodata)
     values = _whole_scene(
         elevation, partial(_wetness_index, ewres=ewres, nsres=nsres, min_slope=min_slope)

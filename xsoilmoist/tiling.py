@@ -33,6 +33,8 @@ from dask.highlevelgraph import HighLevelGraph
 from dask.local import get_sync
 from dask.optimization import cull
 
+from xsoilmoist.errors import InputError
+
 __all__ = ["TilingPlan", "assemble_blocks", "fold_overlaps", "halo_blocks", "row_ordered"]
 
 
@@ -57,17 +59,17 @@ class TilingPlan:
     def __post_init__(self) -> None:
         tile, overlap, context = self.tile, self.overlap, self.context
         if context < 0 or overlap < 0 or tile <= 0:
-            raise ValueError(f"tile, overlap and context must be positive, got {self}")
+            raise InputError(f"tile, overlap and context must be positive, got {self}")
         if overlap % 2:
-            raise ValueError(f"overlap must be even (half on each side), got {overlap}")
+            raise InputError(f"overlap must be even (half on each side), got {overlap}")
         if overlap < 2 * context + 2:
-            raise ValueError(
+            raise InputError(
                 f"overlap {overlap} must be at least 2 * halo + 2 = {2 * context + 2}: each "
                 f"tile's outer {context} pixels only give context, and neighbouring tiles "
                 "need room to blend; increase overlap"
             )
         if tile - overlap < max(overlap - 2 * context, overlap // 2):
-            raise ValueError(
+            raise InputError(
                 f"tile {tile} is too small for overlap {overlap} and halo {context}: the "
                 f"stride tile - overlap must be at least "
                 f"{max(overlap - 2 * context, overlap // 2)}; use a tile of at least "
@@ -123,7 +125,7 @@ class TilingPlan:
         (160, 120)
         """
         if length % self.stride:
-            raise ValueError(f"length {length} is not a whole number of cores ({self.stride})")
+            raise InputError(f"length {length} is not a whole number of cores ({self.stride})")
         n_cores = length // self.stride
         n_blocks = -(-n_cores // block_tiles)
         size = -(-n_cores // n_blocks)

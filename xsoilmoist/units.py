@@ -15,6 +15,8 @@ import numpy as np
 import pint
 import xarray as xr
 
+from xsoilmoist.errors import UnitError
+
 __all__ = ["UnitError", "check_convertible", "convert", "parse_units", "same_units", "ureg"]
 
 #: The package's unit registry. Offset units (degC) convert through base units.
@@ -55,10 +57,6 @@ _ALIASES = {
 }
 # "m3 m-3", "kg m-2 s-1": a unit name followed by an integer exponent.
 _EXPONENT = re.compile(r"(?<=[A-Za-z])(-?\d+)")
-
-
-class UnitError(ValueError):
-    """A units string that cannot be parsed or converted."""
 
 
 @lru_cache(maxsize=256)

@@ -17,6 +17,8 @@ import rioxarray  # noqa: F401  (registers the ``.rio`` accessor)
 import xarray as xr
 
 from xsoilmoist import metrics, units
+from xsoilmoist.errors import InputError, InputTypeError, InputWarning
+from xsoilmoist.grid import spatial_dims
 
 __all__ = ["validate"]
 
@@ -29,27 +31,24 @@ _METHODS = ("nearest", "linear")
 def _check_ssm(ssm: xr.DataArray) -> tuple[xr.DataArray, pyproj.CRS, str, str]:
     """The prediction with a ``time`` dim, its CRS and its x/y dim names."""
     if not isinstance(ssm, xr.DataArray):
-        raise TypeError(f"ssm must be an xarray.DataArray (time, y, x), got {type(ssm).__name__}")
+        raise InputTypeError(
+            f"ssm must be an xarray.DataArray (time, y, x), got {type(ssm).__name__}"
+        )
     if ssm.rio.crs is None:
-        raise ValueError(
+        raise InputError(
             "ssm has no CRS, so the stations cannot be placed on it; set it with "
             "ssm.rio.write_crs('EPSG:32650') (the CRS of its x/y coordinates)"
         )
-    try:
-        x_dim, y_dim = ssm.rio.x_dim, ssm.rio.y_dim
-    except Exception as err:  # rioxarray's MissingSpatialDimensionError
-        raise ValueError(
-            f"cannot find the x/y dims of ssm {ssm.dims}: {err}; name them x and y"
-        ) from err
+    y_dim, x_dim = spatial_dims(ssm, "ssm")
     if "time" not in ssm.dims:
         if "time" not in ssm.coords:
-            raise ValueError(
+            raise InputError(
                 "ssm has no time, so it cannot be paired with station observations; give it "
                 "one, e.g. ssm.expand_dims(time=[np.datetime64('2021-06-01T10:00')])"
             )
         ssm = ssm.expand_dims("time")
     if set(ssm.dims) != {"time", y_dim, x_dim}:
-        raise ValueError(
+        raise InputError(
             f"ssm must have dims (time, {y_dim}, {x_dim}) or ({y_dim}, {x_dim}), got {ssm.dims}"
         )
     return ssm, pyproj.CRS.from_user_input(ssm.rio.crs), x_dim, y_dim
@@ -58,13 +57,13 @@ def _check_ssm(ssm: xr.DataArray) -> tuple[xr.DataArray, pyproj.CRS, str, str]:
 def _station_variable(stations: xr.Dataset, variable: str | None) -> xr.DataArray:
     if variable is not None:
         if variable not in stations.data_vars:
-            raise ValueError(
+            raise InputError(
                 f"stations has no variable {variable!r}; it has "
                 f"{sorted(map(str, stations.data_vars))}"
             )
         observed = stations[variable]
         if set(observed.dims) != {"station", "time"}:
-            raise ValueError(
+            raise InputError(
                 f"station variable {variable!r} must have dims (station, time), got {observed.dims}"
             )
         return observed
@@ -73,7 +72,7 @@ def _station_variable(stations: xr.Dataset, variable: str | None) -> xr.DataArra
     ]
     if len(candidates) != 1:
         which = "no variable" if not candidates else f"several variables {candidates}"
-        raise ValueError(
+        raise InputError(
             f"stations has {which} with dims (station, time); pass variable= to say which "
             "holds the observations"
         )
@@ -103,17 +102,17 @@ def _station_positions(
         names = xy
         source_crs = pyproj.CRS.from_user_input(stated if stated is not None else stations.rio.crs)
     elif xy is not None:
-        raise ValueError(
+        raise InputError(
             f"the station coordinates {xy} need a CRS: pass crs= (e.g. crs='EPSG:32650') or "
             "set stations.attrs['crs'] (or write one with stations.rio.write_crs)"
         )
     elif crs is not None:
-        raise ValueError(
+        raise InputError(
             f"crs={crs!r} was given but stations has no x/y station coordinates "
             f"(one of {[list(p) for p in _XY]} with dim station)"
         )
     else:
-        raise ValueError(
+        raise InputError(
             "stations has no station coordinates: give it lat/lon coords (dim station, WGS 84) "
             "or x/y coords with a CRS (crs= or stations.attrs['crs'])"
         )
@@ -290,13 +289,13 @@ def validate(
     """
     ssm, raster_crs, x_dim, y_dim = _check_ssm(ssm)
     if method not in _METHODS:
-        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+        raise InputError(f"method must be one of {_METHODS}, got {method!r}")
     try:
         tolerance = pd.Timedelta(tolerance)
     except (TypeError, ValueError) as err:
-        raise ValueError(f"tolerance must be a time span like '12h', got {tolerance!r}") from err
+        raise InputError(f"tolerance must be a time span like '12h', got {tolerance!r}") from err
     if pd.isna(tolerance) or tolerance < pd.Timedelta(0):
-        raise ValueError(f"tolerance must be a non-negative time span, got {tolerance!r}")
+        raise InputError(f"tolerance must be a non-negative time span, got {tolerance!r}")
     if isinstance(stations, xr.DataArray):
         stations = stations.to_dataset(name=stations.name or "observed")
     observed = _station_variable(stations, variable)
@@ -307,7 +306,7 @@ def validate(
     names = [str(s) for s in stations["station"].values]
     outside = [name for name, ok in zip(names, inside, strict=True) if not ok]
     if not inside.any():
-        raise ValueError(
+        raise InputError(
             f"no station lies on the raster: raster x {left:.6g} to {right:.6g}, y "
             f"{bottom:.6g} to {top:.6g} ({raster_crs.to_string()}); stations x "
             f"{np.nanmin(x):.6g} to {np.nanmax(x):.6g}, y {np.nanmin(y):.6g} to "
@@ -316,7 +315,7 @@ def validate(
     if outside:
         warnings.warn(
             f"{len(outside)} station(s) outside the raster are excluded: {', '.join(outside)}",
-            UserWarning,
+            InputWarning,
             stacklevel=2,
         )
     observed = observed.isel(station=np.flatnonzero(inside))
@@ -325,7 +324,7 @@ def validate(
     values, matched = _match_in_time(observed, times, tolerance)
     if np.isnan(values).all():
         obs_times = observed["time"].values
-        raise ValueError(
+        raise InputError(
             f"no station observation lies within {tolerance} of a prediction time: "
             f"predictions from {times.min()} to {times.max()}, observations from "
             f"{obs_times.min()} to {obs_times.max()}; widen tolerance= or check the dates"

@@ -35,6 +35,12 @@ from typing import TYPE_CHECKING, Any
 import pooch
 
 from xsoilmoist.downloads import downloader_for
+from xsoilmoist.errors import (
+    ModelError,
+    ModelIntegrityError,
+    ModelNotAvailableError,
+    ModelWarning,
+)
 
 if TYPE_CHECKING:
     from xsoilmoist.model import SSMNet
@@ -74,18 +80,6 @@ DEFAULT_TILE, DEFAULT_HALO = 256, 32
 
 _PACKAGED_REGISTRY = Path(__file__).parent / "registry" / "models.json"
 _CARD_SCHEMA = 1
-
-
-class ModelError(ValueError):
-    """A model cannot be loaded as asked."""
-
-
-class ModelIntegrityError(ModelError):
-    """A model file does not match its recorded sha256, or is corrupt."""
-
-
-class ModelNotAvailableError(ModelError):
-    """A named model is not bundled, not registered, or cannot be downloaded."""
 
 
 @dataclass
@@ -316,7 +310,7 @@ def _build_from_files(weights_path: Path, card_path: Path) -> SSMNet:
         warnings.warn(
             f"model {card.name!r} has untrained weights (card says trained=false): its "
             "predictions are not soil moisture estimates",
-            UserWarning,
+            ModelWarning,
             stacklevel=3,
         )
     return model

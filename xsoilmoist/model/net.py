@@ -49,6 +49,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from xsoilmoist.errors import InputError, InputTypeError
 from xsoilmoist.model.blocks import (
     DOWNSAMPLE_STRIDE,
     DWCONV_KERNEL,
@@ -236,7 +237,7 @@ class SSMNetConfig:
         elif window is not None and window < 1:
             problems.append(f"statistics_window must be at least 1 pixel, got {window}")
         if problems:
-            raise ValueError("invalid SSMNetConfig: " + "; ".join(problems))
+            raise InputError("invalid SSMNetConfig: " + "; ".join(problems))
 
     @property
     def bands(self) -> tuple[str, ...]:
@@ -320,7 +321,7 @@ class SSMNetConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(
+            raise InputError(
                 f"unknown SSMNetConfig field(s) {unknown}; known fields: {sorted(known)} "
                 "(was the model card written by a newer xsoilmoist?)"
             )
@@ -347,7 +348,7 @@ def get_config(name: str) -> SSMNetConfig:
     try:
         return CONFIGS[name]
     except KeyError:
-        raise ValueError(
+        raise InputError(
             f"unknown model configuration {name!r}; choose one of {sorted(CONFIGS)} "
             "or pass an SSMNetConfig"
         ) from None
@@ -406,7 +407,7 @@ def random_inputs(
     """
     unknown = sorted(set(absent) - set(config.modalities))
     if unknown:
-        raise ValueError(f"unknown modality group(s) {unknown}; known: {list(config.modalities)}")
+        raise InputError(f"unknown modality group(s) {unknown}; known: {list(config.modalities)}")
     generator = torch.Generator().manual_seed(seed)
     mean = torch.tensor(config.band_mean).view(1, -1, 1, 1)
     std = torch.tensor(config.band_std).view(1, -1, 1, 1)
@@ -543,19 +544,21 @@ class SSMNet(nn.Module):
     def _check_inputs(self, x: Tensor, meta: Tensor) -> None:
         config = self.config
         if x.ndim != 4 or x.shape[1] != config.n_bands:
-            raise ValueError(
+            raise InputError(
                 f"x must have shape (batch, {config.n_bands}, height, width) with bands "
                 f"{list(config.bands)}, got {tuple(x.shape)}"
             )
         if not x.is_floating_point():
-            raise TypeError(f"x must be a floating-point tensor (NaN marks invalid), got {x.dtype}")
+            raise InputTypeError(
+                f"x must be a floating-point tensor (NaN marks invalid), got {x.dtype}"
+            )
         if meta.shape != (x.shape[0], config.n_metadata):
-            raise ValueError(
+            raise InputError(
                 f"meta must have shape ({x.shape[0]}, {config.n_metadata}) with columns "
                 f"{list(config.metadata)}, got {tuple(meta.shape)}"
             )
         if not bool(torch.isfinite(meta).all()):
-            raise ValueError(
+            raise InputError(
                 f"meta must be finite (columns {list(config.metadata)}); "
                 "compute the image-level encodings for every image"
             )

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from xsoilmoist.errors import InputError
 from xsoilmoist.synthetic.regions import REGIONS, ObservingSystem, Region
 
 __all__ = [
@@ -33,7 +34,7 @@ def resolve_region(region) -> Region:
         return region
     if isinstance(region, str) and region in REGIONS:
         return REGIONS[region]
-    raise ValueError(
+    raise InputError(
         f"unknown region {region!r}; choose one of {sorted(REGIONS)}, or pass a Region "
         "(e.g. dataclasses.replace(xsoilmoist.synthetic.REGIONS['farmland'], ...))"
     )
@@ -52,7 +53,7 @@ def check_shape(shape) -> tuple[int, int]:
         or len(shape) != 2
         or not all(is_integer(n) and n >= 3 for n in shape)
     ):
-        raise ValueError(
+        raise InputError(
             f"shape must be two integers (rows, columns), each at least 3, e.g. (256, 256); "
             f"got {shape!r}"
         )
@@ -62,16 +63,16 @@ def check_shape(shape) -> tuple[int, int]:
 def check_seed(seed) -> int:
     """The seed as a non-negative int."""
     if not is_integer(seed) or not 0 <= seed < 2**63:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        raise InputError(f"seed must be a non-negative integer, got {seed!r}")
     return int(seed)
 
 
 def check_positive(name: str, value) -> float:
     """``value`` as a positive, finite float (a length in metres)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
-        raise ValueError(f"{name} must be a positive number of metres, got {value!r}")
+        raise InputError(f"{name} must be a positive number of metres, got {value!r}")
     if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
+        raise InputError(f"{name} must be finite, got {value!r}")
     return float(value)
 
 
@@ -82,7 +83,7 @@ def footprint_factor(coarse_resolution: float, resolution: float) -> int:
     if factor < 1 or abs(ratio - factor) > 1e-6 * ratio:
         nearby = sorted({max(1, math.floor(ratio)), max(1, math.ceil(ratio))})
         suggestions = " or ".join(f"{n * resolution:g}" for n in nearby)
-        raise ValueError(
+        raise InputError(
             f"coarse_resolution ({coarse_resolution:g} m) must be a whole multiple of the "
             f"resolution ({resolution:g} m) so footprints cover whole pixels; use e.g. "
             f"{suggestions}"
@@ -97,24 +98,24 @@ def overpass_days(
     if times is None or is_integer(times):
         count = DEFAULT_OVERPASSES if times is None else int(times)
         if count < 1:
-            raise ValueError(f"times as a count must be at least 1, got {times!r}")
+            raise InputError(f"times as a count must be at least 1, got {times!r}")
         start = np.datetime64(region.default_start, "D")
         days = start + np.arange(count) * observing.revisit_days
         return pd.DatetimeIndex(days.astype("datetime64[ns]")), days
     try:
         index = pd.DatetimeIndex(pd.to_datetime(np.atleast_1d(np.asarray(times))))
     except (TypeError, ValueError) as err:
-        raise ValueError(
+        raise InputError(
             f"times must be None, a number of overpasses, or dates (e.g. "
             f"['2021-06-01', '2021-06-13']); could not read {times!r} as dates: {err}"
         ) from None
     if index.tz is not None:
         index = index.tz_convert("UTC").tz_localize(None)
     if index.size == 0 or index.hasnans:
-        raise ValueError(f"times must hold at least one date and no NaT, got {times!r}")
+        raise InputError(f"times must hold at least one date and no NaT, got {times!r}")
     days = index.values.astype("datetime64[D]")
     if np.any(np.diff(days) <= np.timedelta64(0, "D")):
-        raise ValueError(
+        raise InputError(
             "times must be increasing, with at most one overpass per day (the water balance "
             f"runs daily); got {[str(d) for d in days]}"
         )
@@ -128,7 +129,7 @@ def check_chunks(chunks, shape: tuple[int, int]) -> tuple[int, int] | None:
     if isinstance(chunks, Mapping):
         unknown = set(chunks) - {"y", "x"}
         if unknown:
-            raise ValueError(
+            raise InputError(
                 f"chunks may only split 'y' and 'x' (the water balance needs every date of a "
                 f"pixel at once), got keys {sorted(map(str, unknown))}"
             )
@@ -140,7 +141,7 @@ def check_chunks(chunks, shape: tuple[int, int]) -> tuple[int, int] | None:
     else:
         sizes = None
     if sizes is None or not all(is_integer(n) and n >= 1 for n in sizes):
-        raise ValueError(
+        raise InputError(
             f"chunks must be None, a positive integer, (rows, columns) or {{'y': rows, 'x': "
             f"columns}}; got {chunks!r}"
         )

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from xsoilmoist.errors import InputError
+
 __all__ = [
     "OPTICAL_BANDS",
     "REGIONS",
@@ -281,14 +283,14 @@ class Region:
 
     def __post_init__(self) -> None:
         if not self.land_cover or any(c.fraction <= 0 for c in self.land_cover):
-            raise ValueError(
+            raise InputError(
                 f"region {self.name!r} needs at least one land-cover class, each with a "
                 "positive fraction"
             )
         if not 0.0 <= self.cloud_cover_mean <= 1.0:
-            raise ValueError(f"cloud_cover_mean must be within 0-1, got {self.cloud_cover_mean}")
+            raise InputError(f"cloud_cover_mean must be within 0-1, got {self.cloud_cover_mean}")
         if min(self.parcel_size) <= 0 or self.hydrology.layer_depth <= 0:
-            raise ValueError("parcel_size and hydrology.layer_depth must be positive")
+            raise InputError("parcel_size and hydrology.layer_depth must be positive")
 
 
 @dataclass(frozen=True)
@@ -380,21 +382,21 @@ class ObservingSystem:
 
     def __post_init__(self) -> None:
         if isinstance(self.looks, bool) or not isinstance(self.looks, int) or self.looks < 1:
-            raise ValueError(
+            raise InputError(
                 f"looks must be a whole number of looks, at least 1 (speckle is the mean of "
                 f"that many exponentials), got {self.looks!r}"
             )
         if not 0.0 < self.min_footprint_coverage <= 1.0:
-            raise ValueError(
+            raise InputError(
                 f"min_footprint_coverage must be within (0, 1], got {self.min_footprint_coverage}"
             )
         spreads = ("reflectance_noise", "lai_product_noise", "coarse_noise")
         for name in (*spreads, "station_offset", "station_noise"):
             if getattr(self, name) < 0:
-                raise ValueError(f"{name} is a standard deviation and cannot be negative")
+                raise InputError(f"{name} is a standard deviation and cannot be negative")
         for name in ("revisit_days", "vegetation_product_resolution", "weather_resolution"):
             if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+                raise InputError(f"{name} must be positive, got {getattr(self, name)}")
 
 
 def parameters_dict(obj) -> dict:

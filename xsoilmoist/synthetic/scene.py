@@ -30,6 +30,7 @@ import rioxarray  # noqa: F401  (registers the ``.rio`` accessor)
 import xarray as xr
 
 from xsoilmoist.catalogue import BANDS
+from xsoilmoist.errors import InputError
 from xsoilmoist.synthetic import labels, optical
 from xsoilmoist.synthetic.arguments import (
     check_chunks,
@@ -306,12 +307,12 @@ def simulate_scene(
     time_index, days_of_overpass = overpass_days(times, region_params, observing)
     chunk_sizes = check_chunks(chunks, shape)
     if not is_integer(n_stations) or not 0 <= n_stations <= shape[0] * shape[1]:
-        raise ValueError(
+        raise InputError(
             f"n_stations must be an integer from 0 to the number of pixels "
             f"({shape[0] * shape[1]}), got {n_stations!r}"
         )
     if not isinstance(l_band, bool):
-        raise ValueError(f"l_band must be True or False, got {l_band!r}")
+        raise InputError(f"l_band must be True or False, got {l_band!r}")
 
     grid = _Grid.centred_on(region_params, shape, resolution)
     terrain = _terrain(grid, region_params, seed)

@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xsoilmoist.errors import InputTypeError, TrainingConfigError
 from xsoilmoist.training.settings import FinetuneSettings, PretrainSettings
 
 if sys.version_info >= (3, 11):
@@ -65,10 +66,6 @@ __all__ = [
 ]
 
 SPLITS = ("train", "validation", "test")
-
-
-class TrainingConfigError(ValueError):
-    """A training configuration file cannot be used as written."""
 
 
 @dataclass(frozen=True)
@@ -350,7 +347,7 @@ def _convert(value: Any, hint: Any, key: str, source: str) -> Any:
     elif hint is str:
         ok = isinstance(value, str)
     else:  # pragma: no cover - a field type this parser does not know
-        raise TypeError(f"unsupported field type {hint!r} for {key}")
+        raise InputTypeError(f"unsupported field type {hint!r} for {key}")
     if not ok:
         raise fail()
     return value

@@ -16,6 +16,7 @@ import torch
 import xarray as xr
 
 from xsoilmoist import metrics
+from xsoilmoist.errors import InputError
 from xsoilmoist.training.scenes import TrainingScene
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ def predict_scene(model: SSMNet, scene: TrainingScene, batch_size: int = 2) -> n
     (2, 20, 30)
     """
     if scene.bands != tuple(model.config.bands):
-        raise ValueError(
+        raise InputError(
             f"scene {scene.name!r} has bands {scene.bands}, the model wants {model.config.bands}; "
             "prepare the scene with this model"
         )
@@ -63,12 +64,12 @@ def paired_values(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Flattened predictions and observations over ``scenes`` (NaN pairs kept)."""
     if target not in ("truth", "stations"):
-        raise ValueError(f"target must be 'truth' or 'stations', got {target!r}")
+        raise InputError(f"target must be 'truth' or 'stations', got {target!r}")
     preds, observed = [], []
     for scene in scenes:
         labels = scene.truth if target == "truth" else scene.station_ssm
         if labels is None or (target == "stations" and scene.n_stations == 0):
-            raise ValueError(
+            raise InputError(
                 f"scene {scene.name!r} has no {'truth' if target == 'truth' else 'stations'} "
                 "to evaluate against"
             )

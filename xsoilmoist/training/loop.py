@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from xsoilmoist.errors import InputError, InputTypeError
 from xsoilmoist.model import SSMNet, SSMNetConfig
 from xsoilmoist.training.losses import footprint_mean_loss, station_loss
 from xsoilmoist.training.patches import PatchBatch, PatchSampler, drop_modalities
@@ -108,11 +109,11 @@ def _starting_model(
         torch.manual_seed(seed)
         return SSMNet(config)
     if not isinstance(model, SSMNet):
-        raise TypeError(f"expected an SSMNet or an SSMNetConfig, got {type(model).__name__}")
+        raise InputTypeError(f"expected an SSMNet or an SSMNetConfig, got {type(model).__name__}")
     bands = tuple(model.config.bands)
     for scene in scenes:
         if scene.bands != bands:
-            raise ValueError(
+            raise InputError(
                 f"scene {scene.name!r} has bands {scene.bands}, the model wants {bands}; "
                 "prepare the scenes with prepare_scene(ds, model)"
             )

@@ -10,16 +10,18 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from xsoilmoist.errors import InputError
+
 __all__ = ["footprint_mean_loss", "footprint_means", "station_loss"]
 
 
 def _squeeze_channel(pred: Tensor) -> Tensor:
     if pred.ndim == 4:
         if pred.shape[1] != 1:
-            raise ValueError(f"predictions must have one channel, got shape {tuple(pred.shape)}")
+            raise InputError(f"predictions must have one channel, got shape {tuple(pred.shape)}")
         return pred[:, 0]
     if pred.ndim != 3:
-        raise ValueError(f"predictions must be (B, 1, H, W) or (B, H, W), got {tuple(pred.shape)}")
+        raise InputError(f"predictions must be (B, 1, H, W) or (B, H, W), got {tuple(pred.shape)}")
     return pred
 
 
@@ -62,7 +64,7 @@ def footprint_means(
     """
     pred = _squeeze_channel(pred)
     if not (pred.shape == coarse.shape == footprint.shape == footprint_pixels.shape):
-        raise ValueError(
+        raise InputError(
             "pred, coarse, footprint and footprint_pixels must share (B, H, W), got "
             f"{tuple(pred.shape)}, {tuple(coarse.shape)}, {tuple(footprint.shape)}, "
             f"{tuple(footprint_pixels.shape)}"
@@ -121,7 +123,7 @@ def footprint_mean_loss(
     0.02125
     """
     if not 0.0 < min_coverage <= 1.0:
-        raise ValueError(f"min_coverage must be within (0, 1], got {min_coverage}")
+        raise InputError(f"min_coverage must be within (0, 1], got {min_coverage}")
     means, labels, coverage = footprint_means(pred, coarse, footprint, footprint_pixels)
     counted = coverage >= min_coverage - 1e-9
     if not bool(counted.any()):
@@ -155,7 +157,7 @@ def station_loss(pred: Tensor, stations: Tensor) -> Tensor:
     """
     pred = _squeeze_channel(pred)
     if pred.shape != stations.shape:
-        raise ValueError(
+        raise InputError(
             f"pred and stations must share (B, H, W), got {tuple(pred.shape)} and "
             f"{tuple(stations.shape)}"
         )

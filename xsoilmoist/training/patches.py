@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from xsoilmoist.errors import InputError
 from xsoilmoist.training.scenes import TrainingScene
 
 __all__ = ["PatchBatch", "PatchSampler", "StationReading", "drop_modalities"]
@@ -98,9 +99,9 @@ class PatchSampler:
 
     def __init__(self, scenes: Sequence[TrainingScene], patch_size: int, seed: int = 0) -> None:
         if not scenes:
-            raise ValueError("the sampler needs at least one training scene")
+            raise InputError("the sampler needs at least one training scene")
         if patch_size < 1:
-            raise ValueError(f"patch_size must be a positive number of pixels, got {patch_size}")
+            raise InputError(f"patch_size must be a positive number of pixels, got {patch_size}")
         self.scenes = list(scenes)
         self.patch_size = int(patch_size)
         self.rng = np.random.default_rng(seed)
@@ -121,7 +122,7 @@ class PatchSampler:
             if np.isfinite(s.coarse[t]).any()
         ]
         if not candidates:
-            raise ValueError(
+            raise InputError(
                 "no training scene has coarse labels (ssm_coarse and footprint_id): stage 1 "
                 "needs them"
             )
@@ -179,7 +180,7 @@ class PatchSampler:
         contributes its reading at that time.
         """
         if not readings:
-            raise ValueError(
+            raise InputError(
                 "no station readings to train on: stage 2 needs station_ssm with finite values"
             )
         picks = self.rng.integers(len(readings), size=batch_size)
@@ -282,7 +283,7 @@ def drop_modalities(
     [1, 1, 1]
     """
     if not 0.0 <= rate <= 1.0:
-        raise ValueError(f"modality dropout rate must be within [0, 1], got {rate}")
+        raise InputError(f"modality dropout rate must be within [0, 1], got {rate}")
     n_images, n_modalities = inputs.shape[0], len(modality_slices)
     finite = torch.isfinite(inputs)
     present = torch.stack(  # (B, M): all of the modality's bands valid at some pixel

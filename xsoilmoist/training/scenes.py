@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import xarray as xr
 
+from xsoilmoist.errors import InputError, InputTypeError
+
 if TYPE_CHECKING:
     from xsoilmoist.model import SSMNet, SSMNetConfig
 
@@ -97,7 +99,7 @@ class TrainingScene:
         if not inside.all():
             problems.append(f"{int((~inside).sum())} station(s) lie outside the scene's pixels")
         if problems:
-            raise ValueError(f"invalid TrainingScene {self.name!r}: " + "; ".join(problems))
+            raise InputError(f"invalid TrainingScene {self.name!r}: " + "; ".join(problems))
 
     @property
     def n_times(self) -> int:
@@ -150,7 +152,7 @@ def _station_pixels(std: xr.Dataset, stations: xr.DataArray, y_dim: str, x_dim: 
         rows = np.abs(stations["station_y"].values[:, None] - y[None, :]).argmin(axis=1)
         cols = np.abs(stations["station_x"].values[:, None] - x[None, :]).argmin(axis=1)
         return rows.astype(np.int64), cols.astype(np.int64)
-    raise ValueError(
+    raise InputError(
         f"station variable {stations.name!r} needs coordinates station_row and station_col "
         "(pixel indices) or station_y and station_x (in the scene's CRS)"
     )
@@ -207,7 +209,7 @@ def prepare_scene(
     from xsoilmoist.inference import prepare_inputs
 
     if not isinstance(ds, xr.Dataset):
-        raise TypeError(f"prepare_scene needs an xarray.Dataset, got {type(ds).__name__}")
+        raise InputTypeError(f"prepare_scene needs an xarray.Dataset, got {type(ds).__name__}")
     stack, meta, std = prepare_inputs(ds, model, date=date, rename=rename)
     y_dim, x_dim = stack.dims[-2:]
     has_time = "time" in std.dims
@@ -223,7 +225,7 @@ def prepare_scene(
     footprint_values = None
     if coarse_values is not None:
         if footprints not in std.data_vars:
-            raise ValueError(
+            raise InputError(
                 f"the coarse labels {coarse!r} need the footprint index {footprints!r} "
                 "(y, x): which pixels each coarse value averages over"
             )
@@ -267,14 +269,14 @@ def band_statistics(
     ((2.0, 0.0), (1.0, 1.0))
     """
     if not scenes:
-        raise ValueError("band_statistics needs at least one training scene")
+        raise InputError("band_statistics needs at least one training scene")
     bands = scenes[0].bands
     total = np.zeros(len(bands))
     squares = np.zeros(len(bands))
     count = np.zeros(len(bands))
     for scene in scenes:
         if scene.bands != bands:
-            raise ValueError(
+            raise InputError(
                 f"scene {scene.name!r} has bands {scene.bands}, the first scene {bands}; "
                 "prepare every scene with the same model"
             )
@@ -306,7 +308,7 @@ def normalised_config(config: SSMNetConfig, scenes: Sequence[TrainingScene]) -> 
     (-9.75, -17.75, -7.75)
     """
     if scenes and scenes[0].bands != config.bands:
-        raise ValueError(
+        raise InputError(
             f"the scenes' bands {scenes[0].bands} are not the configuration's {config.bands}; "
             "prepare the scenes with a model of this configuration"
         )

@@ -12,6 +12,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from xsoilmoist.errors import InputError
+
 __all__ = ["FinetuneSettings", "PretrainSettings"]
 
 
@@ -95,7 +97,7 @@ class PretrainSettings:
         if self.validation_batches < 1:
             problems.append(f"validation_batches must be positive, got {self.validation_batches!r}")
         if problems:
-            raise ValueError("invalid PretrainSettings: " + "; ".join(problems))
+            raise InputError("invalid PretrainSettings: " + "; ".join(problems))
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as a plain dict (for model cards and logs)."""
@@ -154,7 +156,7 @@ class FinetuneSettings:
                 f"validation_fraction must be within [0, 1), got {self.validation_fraction!r}"
             )
         if problems:
-            raise ValueError("invalid FinetuneSettings: " + "; ".join(problems))
+            raise InputError("invalid FinetuneSettings: " + "; ".join(problems))
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as a plain dict (for model cards and logs)."""
