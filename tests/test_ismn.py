@@ -1,13 +1,16 @@
 """The ISMN reader, on small files written here in both ISMN layouts (ISMN data may not be
 redistributed)."""
 
+import tracemalloc
+import warnings
 import zipfile
 
 import numpy as np
 import pytest
 import xarray as xr
 
-from xsoilmoist.ismn import ISMNFormatError, read_ismn
+from xsoilmoist.errors import DataFileError, InputError, InputWarning
+from xsoilmoist.ismn import MAX_FILE_BYTES, ISMNFormatError, read_ismn
 
 
 def _file_name(network, station, variable, depth_from, depth_to, sensor):
@@ -153,8 +156,10 @@ def test_folder_is_read_with_coords_units_and_sensor_mean(ismn_download):
         [0.25, nan, 0.26, 0.32, nan],  # Alpha: mean of 0.20 and 0.30 at 00:00; D01 dropped
     ]
     np.testing.assert_allclose(sm.values, np.array(expected, dtype=np.float32))
-    assert ds.attrs["ismn_flags_kept"] == "G"
+    assert ds.attrs["ismn_flags_kept"] == "G, U"
     assert ds.attrs["ismn_values_dropped"] == "D01: 2, C01: 1, D03: 1"
+    assert ds.attrs["ismn_values_out_of_range"] == 0
+    assert (sm.attrs["valid_min"], sm.attrs["valid_max"]) == (0.0, 1.0)
     assert ds.attrs["ismn_layouts"] == "ceop_sep, header_values"
 
 
@@ -256,8 +261,112 @@ def test_no_sensor_at_the_depth_lists_the_depths_found(ismn_download):
 
 def test_nothing_left_after_flags_counts_the_drops_per_flag(ismn_download):
     folder, _ = ismn_download
-    with pytest.raises(ValueError, match=r"no soil_moisture value is left") as err:
+    with pytest.raises(InputError, match=r"no soil_moisture value is left") as err:
         read_ismn(folder, flags=("M",))
     message = str(err.value)
-    assert "all 9 values" in message
     assert "G: 6, D01: 2, C01: 1, D03: 1" in message
+    assert "flags=('M', 'G')" in message
+
+
+def _records(values, flag="G"):
+    return [(f"2020/01/01 {hour:02d}:00", value, flag) for hour, value in enumerate(values)]
+
+
+def test_a_zip_bomb_is_refused_before_it_is_decompressed(tmp_path):
+    """A 0.25 MB zip holding one 100 MB station file: refused from the archive's directory."""
+    archive = tmp_path / "bomb.zip"
+    name = "NET/Bomb/" + _file_name("NET", "Bomb", "sm", 0.05, 0.05, "P")
+    line = b"2020/01/01 00:00   0.2000 G M\n"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        with z.open(name, "w", force_zip64=True) as member:
+            member.write(b"NET NET Bomb 41.2 -5.5 855.0 0.05 0.05 P\n")
+            block = line * (2**20 // len(line))
+            for _ in range(100):
+                member.write(block)
+    assert archive.stat().st_size < 0.3 * 2**20
+    assert zipfile.ZipFile(archive).infolist()[0].file_size > 99 * 2**20
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataFileError, match=r"over the limit of 64.0 MiB per ISMN data file"):
+            read_ismn(archive)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20  # nothing was decompressed
+    assert MAX_FILE_BYTES == 64 * 2**20
+
+
+def test_byte_limits_per_file_and_in_total_are_documented_and_overridable(ismn_download):
+    folder, archive = ismn_download
+    sizes = sorted(p.stat().st_size for p in folder.rglob("*_sm_*.stm"))
+    with pytest.raises(DataFileError, match=r"per ISMN data file .* max_file_bytes=") as err:
+        read_ismn(archive, max_file_bytes=sizes[-1] - 1)
+    assert "ismn.zip!" in str(err.value)
+    with pytest.raises(DataFileError, match=r"in total, so it is not read.* max_total_bytes="):
+        read_ismn(folder, max_total_bytes=sum(sizes) - 1)
+    exact = read_ismn(folder, max_file_bytes=sizes[-1], max_total_bytes=sum(sizes))
+    xr.testing.assert_identical(exact, read_ismn(folder))
+    with pytest.raises(InputError, match="max_total_bytes must be a positive number of bytes"):
+        read_ismn(folder, max_total_bytes=0)
+
+
+def test_a_damaged_zip_member_is_a_data_file_error(ismn_download):
+    _, archive = ismn_download
+    data = bytearray(archive.read_bytes())
+    with zipfile.ZipFile(archive) as z:
+        info = next(i for i in z.infolist() if "Beta" in i.filename and i.filename.endswith("stm"))
+    start = info.header_offset + 30 + len(info.filename.encode())
+    data[start + 5 : start + 25] = bytes(20)  # stored (not compressed): the CRC no longer matches
+    archive.write_bytes(bytes(data))
+    with pytest.raises(DataFileError, match=r"cannot be read .* download it again"):
+        read_ismn(archive)
+
+
+def test_depth_is_in_metres_and_centimetres_are_refused_or_explicit(ismn_download):
+    folder, _ = ismn_download
+    with pytest.raises(InputError, match=r"depth is in metres: \(0, 5\) .* depth=\(0.0, 0.05\)"):
+        read_ismn(folder, depth=(0, 5))
+    in_cm = read_ismn(folder, depth=("0 cm", "5 cm"))
+    xr.testing.assert_identical(in_cm, read_ismn(folder))
+    explicit = read_ismn(folder, depth=("0 m", "5 m"))  # units given: 5 m is meant
+    assert explicit["n_sensors"].sel(station="Alpha") == 3
+    assert read_ismn(folder, depth=(0.0, 0.1))["n_sensors"].sel(station="Alpha") == 3
+    for bad in [(0.0,), "0-5 cm", ("0 cm", "5 kg"), (0.0, float("nan"))]:
+        with pytest.raises(InputError, match="depth must"):
+            read_ismn(folder, depth=bad)
+
+
+def test_values_outside_the_physical_range_are_dropped_even_if_flagged_good(tmp_path):
+    records = _records([0.21, -9999.0, 0.23, 1.2, 0.0, 1.0])
+    write_header_values(tmp_path, "NET", "Fill", ALPHA, (0.05, 0.05), "P", records)
+    with pytest.warns(InputWarning, match=r"2 soil_moisture values outside .* 0 to 1 m3 m-3"):
+        ds = read_ismn(tmp_path)
+    np.testing.assert_allclose(ds["soil_moisture"].values, [[0.21, 0.23, 0.0, 1.0]], rtol=1e-6)
+    assert ds.attrs["ismn_values_out_of_range"] == 2
+    with pytest.warns(InputWarning, match="4 soil_moisture values outside"):
+        narrow = read_ismn(tmp_path, valid_range=(0.01, 0.5))
+    np.testing.assert_allclose(narrow["soil_moisture"].values, [[0.21, 0.23]], rtol=1e-6)
+
+
+def test_networks_flagging_u_are_kept_by_default_and_flags_none_keeps_every_value(tmp_path):
+    unchecked = _records([0.30, 0.31], flag="U")
+    good = [*_records([0.10, 0.12, 0.14]), ("2020/01/01 05:00", 0.2, "D06")]
+    write_header_values(tmp_path, "UNET", "Open", ALPHA, (0.05, 0.05), "P", unchecked)
+    write_header_values(tmp_path, "GNET", "Good", BETA, (0.05, 0.05), "P", good)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ds = read_ismn(tmp_path)
+    np.testing.assert_allclose(
+        ds["soil_moisture"].sel(station="Open").dropna("time").values, [0.30, 0.31], rtol=1e-6
+    )
+    with pytest.warns(InputWarning, match=r"1 station\(s\) have no .* flags G .*: UNET/Open"):
+        only_good = read_ismn(tmp_path, flags="G")
+    assert only_good["station"].values.tolist() == ["Good", "Open"]  # kept, all NaN
+    assert only_good["soil_moisture"].sel(station="Open").isnull().all()
+    everything = read_ismn(tmp_path, flags=None)
+    assert everything.attrs["ismn_flags_kept"] == "all (no flag filter)"
+    assert int(everything["soil_moisture"].notnull().sum()) == 6
+    with pytest.raises(InputError, match=r"flags must be ISMN quality flags.* or None"):
+        read_ismn(tmp_path, flags=5)
+    with pytest.raises(InputError, match=r"at least one ISMN quality flag"):
+        read_ismn(tmp_path, flags=[])
