@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import http.server
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +20,11 @@ from xsoilmoist import datasets
 from xsoilmoist.datasets import (
     BIGEARTHNET_S1_ARCHIVE,
     BIGEARTHNET_S2_ARCHIVE,
+    available,
     bigearthnet_sites,
     load_bigearthnet_pair,
 )
-from xsoilmoist.errors import InputError
+from xsoilmoist.errors import InputError, SampleDataError
 
 N_SITES = 6  # the six example patch pairs described in shared/data/README.md
 S2_BANDS = ["B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B11", "B12"]
@@ -98,6 +101,110 @@ def test_registry_refuses_a_file_whose_hash_does_not_match(sample_data, tmp_path
 def test_unknown_sample_name_lists_the_names():
     with pytest.raises(InputError, match=r"not a sample file.*dem/Rome-30m-DEM\.tif"):
         datasets.fetch("dem/Paris-30m-DEM.tif")
+
+
+# ---------------------------------------------------------------- upstream
+
+# Where each shared folder really lives: repository, release commit, folder in the repository.
+UPSTREAM_FOLDERS = {
+    "bigearthnet/": "kai-tub/bigearthnet_common/2a86ce7d3f8db72127de66f1a59a8b8e5e6f4d77/"
+    "src/bigearthnet_common/",  # v2.8.0
+    "dem/": "bopen/sarsen/e7540e973763a70b49f8e07b93891e37ba48eb36/tests/data/",  # v0.9.6
+    "eolearn-testeopatch/": "sentinel-hub/eo-learn/303e75855880531d519264f847e7c6b2fb97104d/"
+    "example_data/TestEOPatch/",  # v1.5.6
+    "era5/": "ecmwf/cfgrib/2b58e81ace22c1632b3aded1de86207b103fe382/tests/sample-data/",
+}
+
+
+def _upstream_path(name: str) -> str:
+    folder = next(f for f in UPSTREAM_FOLDERS if name.startswith(f))
+    return "/" + UPSTREAM_FOLDERS[folder] + name.removeprefix(folder)
+
+
+@pytest.fixture
+def upstream(sample_data, monkeypatch, tmp_path):
+    """A local HTTP server standing in for the upstream host, serving the shared files.
+
+    The registry's upstream host is patched to it, ``XSOILMOIST_DATA_URL`` is unset and
+    the cache is empty. Yields the server's ``files`` (URL path -> bytes, editable) and
+    the ``requested`` URL paths.
+    """
+    files = {_upstream_path(name): (SHARED_DATA / name).read_bytes() for name in available()}
+    requested = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            requested.append(self.path)
+            body = files.get(self.path)
+            self.send_response(200 if body is not None else 404)
+            self.send_header("Content-Length", str(len(body or b"")))
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setattr(datasets, "UPSTREAM_HOST", f"http://127.0.0.1:{server.server_port}/")
+    monkeypatch.delenv(datasets.BASE_URL_ENV, raising=False)
+    monkeypatch.setenv(datasets.CACHE_DIR_ENV, str(tmp_path / "cache"))
+    yield files, requested
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_every_sample_file_names_its_upstream_url_pinned_to_a_release_commit():
+    assert sorted(UPSTREAM_FOLDERS) == sorted({name.split("/")[0] + "/" for name in available()})
+    for name in datasets.available():
+        url = datasets.upstream_url(name)
+        assert url == "https://raw.githubusercontent.com" + _upstream_path(name)
+    assert not hasattr(datasets, "DEFAULT_BASE_URL")  # no default pointing nowhere
+
+
+def test_without_the_override_every_file_is_fetched_upstream_and_verified(upstream):
+    files, requested = upstream
+    registry = datasets.sample_data_registry()
+    for name in datasets.available():
+        assert registry.get_url(name) == datasets.UPSTREAM_HOST + _upstream_path(name)[1:]
+        path = datasets.fetch(name)
+        assert path.read_bytes() == (SHARED_DATA / name).read_bytes()
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == registry.registry[name]
+    assert sorted(requested) == sorted(files)  # each upstream path once, nothing else
+    assert load_bigearthnet_pair(0, standardize=False).sizes == {"time": 1, "y": 120, "x": 120}
+    assert len(requested) == len(files)  # the pair came from the cache
+
+
+def test_a_wrong_upstream_file_is_refused_and_not_kept(upstream, tmp_path):
+    files, _ = upstream
+    name = "eolearn-testeopatch/timestamps.json"
+    files[_upstream_path(name)] = files[_upstream_path(name)].replace(b"2017", b"2018")
+    with pytest.raises(SampleDataError, match=r"(?i)timestamps\.json.*hash.*does not match"):
+        datasets.fetch(name)
+    assert [p for p in (tmp_path / "cache").rglob("*") if p.is_file()] == []
+
+
+def test_a_failed_fetch_says_how_to_get_the_files(upstream, tmp_path):
+    files, _ = upstream
+    del files[_upstream_path(BIGEARTHNET_S2_ARCHIVE)]  # upstream gone
+    with pytest.raises(SampleDataError) as refused:
+        load_bigearthnet_pair(0)
+    message = str(refused.value)
+    assert "\n" not in message
+    assert f"could not fetch sample file {BIGEARTHNET_S2_ARCHIVE!r}" in message
+    assert "HTTPError: 404" in message
+    assert f"set {datasets.BASE_URL_ENV} to a mirror or file:// folder" in message
+    for archive in (BIGEARTHNET_S1_ARCHIVE, BIGEARTHNET_S2_ARCHIVE):
+        assert datasets.upstream_url(archive) in message
+    assert f"by hand into {tmp_path / 'cache' / 'bigearthnet'}" in message
+
+
+def test_with_the_override_files_come_from_its_base_under_their_registry_names(sample_data):
+    registry = datasets.sample_data_registry()
+    for name in datasets.available():
+        assert registry.get_url(name) == SHARED_DATA.as_uri() + "/" + name
 
 
 # ---------------------------------------------------------------- BigEarthNet sites

@@ -1,11 +1,15 @@
 """Registry of real sample data (Sentinel-1/2, DEM, ERA5), fetched with pooch.
 
-Every file is listed with its sha256 in ``xsoilmoist/registry/sample_data.txt``;
-a file whose hash does not match is refused. Files are cached in
+Every file is listed in ``xsoilmoist/registry/sample_data.txt`` with its
+sha256 and its upstream location: the public repository it comes from, pinned
+to a release commit (see ``docs/data.rst``). A file whose hash does not match
+is refused. Files are fetched from :data:`UPSTREAM_HOST` + that path unless
+``XSOILMOIST_DATA_URL`` names a base URL (a mirror, or a ``file://`` folder:
+tests and CI point it at the project's ``shared/data``); a file is then fetched
+from that base URL + its registry name. They are cached in
 ``pooch.os_cache("xsoilmoist")/sample-data`` unless ``XSOILMOIST_DATA_DIR``
-names another folder, and are fetched from :data:`DEFAULT_BASE_URL` unless
-``XSOILMOIST_DATA_URL`` names another base URL. A ``file://`` base URL reads
-from a local folder (tests and CI point it at the project's ``shared/data``).
+names another folder; a file put there by hand (under its registry name) is
+used once its hash checks.
 
 :func:`load_bigearthnet_pair` turns one BigEarthNet Sentinel-1/Sentinel-2 patch
 pair into one 10 m Dataset.
@@ -16,8 +20,10 @@ truth.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -27,36 +33,64 @@ import xarray as xr
 from rasterio.enums import Resampling
 
 from xsoilmoist.downloads import downloader_for
-from xsoilmoist.errors import InputError
+from xsoilmoist.errors import InputError, SampleDataError
 
 __all__ = [
     "BASE_URL_ENV",
     "BIGEARTHNET_S1_ARCHIVE",
     "BIGEARTHNET_S2_ARCHIVE",
     "CACHE_DIR_ENV",
-    "DEFAULT_BASE_URL",
+    "UPSTREAM_HOST",
     "available",
     "bigearthnet_sites",
     "fetch",
     "load_bigearthnet_pair",
     "sample_data_registry",
+    "upstream_url",
 ]
 
-#: Environment variable overriding the base URL of the sample-data registry.
+#: Environment variable naming a base URL (mirror or ``file://`` folder) to fetch from instead.
 BASE_URL_ENV = "XSOILMOIST_DATA_URL"
 #: Environment variable overriding the sample-data cache folder.
 CACHE_DIR_ENV = "XSOILMOIST_DATA_DIR"
-#: Where the sample files are published.
-DEFAULT_BASE_URL = "https://github.com/xsoilmoist/xsoilmoist-data/raw/v1/"
+#: Host of the upstream paths in the registry file (``OWNER/REPO/COMMIT/PATH``).
+UPSTREAM_HOST = "https://raw.githubusercontent.com/"
 
 _REGISTRY_FILE = Path(__file__).parent / "registry" / "sample_data.txt"
 
 
-def sample_data_registry() -> pooch.Pooch:
-    """The pooch registry of sample files, with base URL and cache from the environment.
+def _read_registry() -> dict[str, tuple[str, str]]:
+    """Registry name -> (sha256, upstream path) from the registry file."""
+    entries = {}
+    for line in _REGISTRY_FILE.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, sha256, upstream = line.split()
+            entries[name] = (sha256, upstream)
+    return entries
 
-    Read anew on each call, so changing ``XSOILMOIST_DATA_URL`` or
-    ``XSOILMOIST_DATA_DIR`` takes effect at once.
+
+def upstream_url(name: str) -> str:
+    """The upstream URL of sample file ``name`` (pinned to a commit), whatever the environment.
+
+    Examples
+    --------
+    >>> upstream_url("dem/Rome-30m-DEM.tif").split("/")[3:5]
+    ['bopen', 'sarsen']
+    """
+    entries = _read_registry()
+    if name not in entries:
+        raise InputError(f"{name!r} is not a sample file; choose one of {sorted(entries)}")
+    return UPSTREAM_HOST + entries[name][1]
+
+
+def sample_data_registry() -> pooch.Pooch:
+    """The pooch registry of sample files, with its source and cache from the environment.
+
+    Without ``XSOILMOIST_DATA_URL`` every file has its own upstream URL
+    (``registry.urls``, under :data:`UPSTREAM_HOST`); with it, every file is
+    fetched from that base URL + its registry name. Read anew on each call,
+    so changing ``XSOILMOIST_DATA_URL`` or ``XSOILMOIST_DATA_DIR`` takes
+    effect at once.
 
     Examples
     --------
@@ -64,18 +98,18 @@ def sample_data_registry() -> pooch.Pooch:
     >>> "dem/Rome-30m-DEM.tif" in reg.registry
     True
     """
-    base_url = os.environ.get(BASE_URL_ENV, DEFAULT_BASE_URL)
-    if not base_url.endswith("/"):
-        base_url += "/"
-    registry = pooch.create(
+    entries = _read_registry()
+    override = os.environ.get(BASE_URL_ENV)
+    if override and not override.endswith("/"):
+        override += "/"
+    return pooch.create(
         path=pooch.os_cache("xsoilmoist") / "sample-data",
-        base_url=base_url,
+        base_url=override or UPSTREAM_HOST,
         env=CACHE_DIR_ENV,
-        registry=None,
-        retry_if_failed=0 if base_url.startswith("file://") else 2,
+        registry={name: sha256 for name, (sha256, _) in entries.items()},
+        urls=None if override else {n: UPSTREAM_HOST + up for n, (_, up) in entries.items()},
+        retry_if_failed=0 if (override or "").startswith("file://") else 2,
     )
-    registry.load_registry(_REGISTRY_FILE)
-    return registry
 
 
 def available() -> list[str]:
@@ -86,7 +120,56 @@ def available() -> list[str]:
     >>> "dem/Rome-30m-DEM.tif" in available()
     True
     """
-    return sorted(sample_data_registry().registry)
+    return sorted(_read_registry())
+
+
+def _short_reason(err: Exception) -> str:
+    """One line saying why a fetch failed (the OS error of a connection, not its repr chain)."""
+    text = " ".join(str(err).split())
+    errno = re.search(r"\[Errno -?\d+\] ([^'\")]+)", text)
+    if errno:
+        return f"{type(err).__name__}: {errno.group(1).strip()}"
+    return f"{type(err).__name__}: {text.split(' for url: ')[0]}"
+
+
+def _how_to_get(registry: pooch.Pooch, names: list[str]) -> str:
+    """The fix for files that cannot be fetched: the env var, or the URLs to download by hand."""
+    folders = sorted({str(Path(registry.abspath, name).parent) for name in names})
+    by_hand = (
+        f"download {' and '.join(upstream_url(n) for n in names)} by hand into "
+        f"{' and '.join(folders)}"
+    )
+    if os.environ.get(BASE_URL_ENV):
+        return (
+            f"{BASE_URL_ENV} is {os.environ[BASE_URL_ENV]}: make it hold the sample files under "
+            f"their registry names, unset it to fetch them upstream, or {by_hand}"
+        )
+    return (
+        f"set {BASE_URL_ENV} to a mirror or file:// folder holding the sample files under "
+        f"their registry names, or {by_hand}"
+    )
+
+
+def _fetch_all(names: list[str], processor=None) -> list:
+    """Verified local copies of ``names``; a failure names the fix for all of them."""
+    registry = sample_data_registry()
+    unknown = [name for name in names if name not in registry.registry]
+    if unknown:
+        raise InputError(f"{unknown[0]!r} is not a sample file; choose one of {available()}")
+    results = []
+    for name in names:
+        url = registry.get_url(name)
+        # a copy per file: pooch's extractors keep the first file's extract_dir
+        per_file = copy.copy(processor)
+        try:
+            result = registry.fetch(name, processor=per_file, downloader=downloader_for(url))
+        except (OSError, ValueError) as err:  # requests' errors are OSErrors; hash: ValueError
+            raise SampleDataError(
+                f"could not fetch sample file {name!r} from {url} ({_short_reason(err)}); "
+                f"{_how_to_get(registry, names)}"
+            ) from err
+        results.append(Path(result) if isinstance(result, (str, os.PathLike)) else result)
+    return results
 
 
 def fetch(name: str, processor=None) -> Path:
@@ -102,21 +185,19 @@ def fetch(name: str, processor=None) -> Path:
 
     Raises
     ------
-    KeyError
+    InputError
         If ``name`` is not in the registry.
-    ValueError
-        If the file's sha256 does not match the registry (the file is not kept).
+    SampleDataError
+        If the file cannot be fetched (offline, source gone) or its sha256
+        does not match the registry (the file is not kept). The message says
+        how to get it: ``XSOILMOIST_DATA_URL``, or the upstream URL to download
+        by hand into the cache folder.
 
     Examples
     --------
     >>> path = fetch("dem/Rome-30m-DEM.tif")  # doctest: +SKIP
     """
-    registry = sample_data_registry()
-    if name not in registry.registry:
-        raise InputError(f"{name!r} is not a sample file; choose one of {available()}")
-    url = registry.get_url(name)
-    result = registry.fetch(name, processor=processor, downloader=downloader_for(url))
-    return Path(result) if isinstance(result, (str, os.PathLike)) else result
+    return _fetch_all([name], processor=processor)[0]
 
 
 # ---------------------------------------------------------------- BigEarthNet
@@ -163,14 +244,16 @@ _BIGEARTHNET_ATTRS = {
 }
 
 
-def _bigearthnet_patches(archive: str) -> dict[str, Path]:
-    """Patch name -> folder of every patch in a BigEarthNet archive (fetched and unpacked)."""
-    files = fetch(archive, processor=pooch.Untar())
-    return {
-        Path(f).name.removesuffix(_METADATA_SUFFIX): Path(f).parent
-        for f in files
-        if f.endswith(_METADATA_SUFFIX)
-    }
+def _bigearthnet_patches(*archives: str) -> list[dict[str, Path]]:
+    """Per BigEarthNet archive, patch name -> folder (all fetched and unpacked, or none)."""
+    return [
+        {
+            Path(f).name.removesuffix(_METADATA_SUFFIX): Path(f).parent
+            for f in files
+            if f.endswith(_METADATA_SUFFIX)
+        }
+        for files in _fetch_all(list(archives), processor=pooch.Untar())
+    ]
 
 
 def bigearthnet_sites() -> list[str]:
@@ -183,7 +266,7 @@ def bigearthnet_sites() -> list[str]:
     >>> bigearthnet_sites()[0]  # doctest: +SKIP
     'S1A_IW_GRDH_1SDV_20170613T165043_33UUP_87_48'
     """
-    return sorted(_bigearthnet_patches(BIGEARTHNET_S1_ARCHIVE))
+    return sorted(_bigearthnet_patches(BIGEARTHNET_S1_ARCHIVE)[0])
 
 
 def _read_band(path: Path) -> xr.DataArray:
@@ -273,10 +356,12 @@ def load_bigearthnet_pair(
 
     Raises
     ------
-    KeyError
-        If ``site`` is not a name from :func:`bigearthnet_sites`.
-    IndexError
-        If ``site`` is an index outside that list.
+    InputError
+        If ``site`` is not a name from :func:`bigearthnet_sites` or an index
+        in that list.
+    SampleDataError
+        If either archive cannot be fetched or verified; the message names
+        both upstream URLs and ``XSOILMOIST_DATA_URL``.
 
     Examples
     --------
@@ -284,7 +369,7 @@ def load_bigearthnet_pair(
     >>> ds["B04"].sizes  # doctest: +SKIP
     Frozen({'time': 1, 'y': 120, 'x': 120})
     """
-    s1_patches = _bigearthnet_patches(BIGEARTHNET_S1_ARCHIVE)
+    s1_patches, s2_patches = _bigearthnet_patches(BIGEARTHNET_S1_ARCHIVE, BIGEARTHNET_S2_ARCHIVE)
     sites = sorted(s1_patches)
     if isinstance(site, (int, np.integer)):
         if not -len(sites) <= site < len(sites):
@@ -294,7 +379,7 @@ def load_bigearthnet_pair(
         raise InputError(f"{site!r} is not a BigEarthNet sample site; choose one of {sites}")
     s1_folder = s1_patches[site]
     s1_meta = _read_metadata(s1_folder)
-    s2_folder = _bigearthnet_patches(BIGEARTHNET_S2_ARCHIVE)[s1_meta["corresponding_s2_patch"]]
+    s2_folder = s2_patches[s1_meta["corresponding_s2_patch"]]
     s2_meta = _read_metadata(s2_folder)
 
     grid = _read_band(s2_folder / f"{s2_folder.name}_{_S2_GRID_BAND}.tif")

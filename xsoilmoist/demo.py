@@ -1,4 +1,9 @@
-"""``xsoilmoist demo``: the package end to end on bundled data and the bundled model, offline."""
+"""``xsoilmoist demo``: the bundled model on a simulated scene and on the real sample pair.
+
+The simulated part runs offline; the real Sentinel-1/Sentinel-2 pair is fetched
+through :mod:`xsoilmoist.datasets` and is skipped, with one line saying how to
+get it, when it cannot be fetched.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import xarray as xr
 
 from xsoilmoist import datasets
 from xsoilmoist.bands import standardize
+from xsoilmoist.errors import SampleDataError
 from xsoilmoist.report import check
 
 __all__ = ["run_demo"]
@@ -97,7 +103,10 @@ def run_demo(
 
     Prints the input report and metrics against the simulated truth, and says
     where each file went. Without a trained model it shows the standardized
-    inputs only, and says so.
+    inputs only, and says so. When the real pair cannot be fetched (offline,
+    upstream gone) it runs the simulated part only and says in one line what
+    it skipped and how to get the pair (``XSOILMOIST_DATA_URL``, or the URLs
+    to download by hand).
 
     Parameters
     ----------
@@ -122,15 +131,27 @@ def run_demo(
     output.mkdir(parents=True, exist_ok=True)
     loaded = _load_default(model)
     written = _simulated(output, loaded) if loaded is not None else []
+    written += _real_pair(output, site, loaded)
+    print()
+    for path in written:
+        print(f"wrote {path}")
+    return written
 
-    raw = datasets.load_bigearthnet_pair(site, standardize=False)
+
+def _real_pair(output: Path, site: int | str, loaded) -> list[Path]:
+    """Report, quicklook and (with a model) prediction of the real pair; skipped if unfetchable."""
+    try:
+        raw = datasets.load_bigearthnet_pair(site, standardize=False)
+    except SampleDataError as err:
+        print(f"\nskipped the real Sentinel-1/Sentinel-2 pair: {err}")
+        return []
     name = raw.attrs.get("s2_patch", f"site-{site}")
     print(f"\nReal Sentinel-1/Sentinel-2 pair {name} ({raw.sizes['y']} x {raw.sizes['x']} px):")
     print(check(raw))
     std = standardize(raw)
     png = output / f"{name}_inputs.png"
     _inputs_quicklook(std, f"{name}: standardized inputs", png)
-    written.append(png)
+    written = [png]
     if loaded is not None:
         from xsoilmoist.inference import predict
         from xsoilmoist.io import write_result
@@ -140,7 +161,4 @@ def run_demo(
         map_png = output / f"{name}_ssm.png"
         _save_map(ssm, f"{name}\n{ssm.attrs['model']} model (no ground truth here)", map_png)
         written.append(map_png)
-    print()
-    for path in written:
-        print(f"wrote {path}")
     return written

@@ -48,6 +48,7 @@ __all__ = [
     "ModelWarning",
     "OutputExistsError",
     "OutputPathError",
+    "SampleDataError",
     "StandardizeError",
     "TrainingConfigError",
     "UnitError",
@@ -127,6 +128,10 @@ class DataFileError(XSoilMoistError):
 
 class ISMNFormatError(DataFileError):
     """An ISMN file that does not follow the ISMN formats; names the file and the line."""
+
+
+class SampleDataError(DataFileError):
+    """A sample file that cannot be fetched (offline, upstream gone) or fails its sha256 check."""
 
 
 # --- warnings ---------------------------------------------------------------
