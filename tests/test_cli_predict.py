@@ -82,4 +82,5 @@ def test_missing_modalities_exit_2(tmp_path, model_path, capsys):  # noqa: F811
         ["predict", str(tmp_path / "s.zarr"), str(tmp_path / "o.zarr"), "--model", str(model_path)]
     )
     assert code == 2
-    assert "sar_c: missing" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "sar_c" in err and "missing" in err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 from collections.abc import Sequence
 
 __all__ = ["EXIT_CODES", "main"]
@@ -28,16 +29,53 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rename_pair(text: str) -> tuple[str, str]:
+    """One ``--rename OLD=NEW`` argument."""
+    old, sep, new = text.partition("=")
+    if not sep or not old or not new:
+        raise argparse.ArgumentTypeError(f"takes OLD=NEW, got {text!r}")
+    return old, new
+
+
+def _no_bands(report, source: str) -> str | None:
+    """Why a scene in which no band of any modality was recognised cannot be used, or None."""
+    from xsoilmoist.catalogue import MODALITY_BANDS, lookup_alias
+
+    if any(status != "missing" for status in report.modalities.values()):
+        return None
+    known = report.plan.sources.keys() | report.plan.derivable.keys()
+    missing = [name for names in MODALITY_BANDS.values() for name in names if name not in known]
+    found = report.plan.unrecognised
+    products = [n for n in found if lookup_alias(str(n).rsplit("_", 1)[-1]) is not None]
+    message = (
+        f"no band of any modality was recognised in {source!r} (missing: {', '.join(missing)}; "
+        f"variables found: {', '.join(map(str, found)) or 'none'})"
+    )
+    if products:
+        bands = sorted({str(n).rsplit("_", 1)[-1] for n in products})
+        return (
+            f"{message}. Its files look like per-band product files ({', '.join(bands)}): "
+            f"build one scene from them with `xsoilmoist assemble {source} scene.zarr`, "
+            "or name the bands with --rename OLD=NEW"
+        )
+    return f"{message}; name the bands with --rename OLD=NEW (e.g. --rename sigma0=VV)"
+
+
 def _check(args: argparse.Namespace) -> int:
     from xsoilmoist.io import open_scene
     from xsoilmoist.report import check
 
     report = check(
         open_scene(args.scene),
+        rename=dict(args.rename or []) or None,
         processing_baseline=args.processing_baseline,
         valid_fraction=args.valid_fraction,
     )
     print(report)
+    problem = _no_bands(report, args.scene)
+    if problem is not None:
+        print(f"xsoilmoist check: {problem}", file=sys.stderr)
+        return EXIT_PROBLEMS
     return 0 if report.ok else EXIT_PROBLEMS
 
 
@@ -48,26 +86,82 @@ def _models(args: argparse.Namespace) -> int:
     if not rows:
         print("no models available: none is bundled with this version and the registry lists none")
         return 0
-    print(f"{'name':<16}{'size':>10}  {'config':<10}{'cached':<9}{'modalities':<30}metrics")
+    table = [("name", "size", "config", "cached", "modalities", "metrics")]
     for row in rows:
-        metrics = ", ".join(f"{k}={v}" for k, v in row["metrics"].items())
-        print(
-            f"{row['name']:<16}{row['size'] / 1e6:>8.1f}MB  {row['config']:<10}"
-            f"{row['cached']:<9}{','.join(row['modalities']):<30}{metrics}"
+        table.append(
+            (
+                row["name"],
+                f"{row['size'] / 1e6:.1f} MB",
+                row["config"],
+                row["cached"],
+                ",".join(row["modalities"]),
+                _headline_metrics(row["metrics"]),
+            )
         )
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]) - 1)]
+    for line in table:
+        cells = [
+            f"{cell:>{w}}" if i == 1 else f"{cell:<{w}}"
+            for i, (cell, w) in enumerate(zip(line, widths, strict=False))
+        ]
+        print("  ".join([*cells, line[-1]]))
     return 0
 
 
-def _predict(args: argparse.Namespace) -> int:
-    from xsoilmoist.inference import predict
-    from xsoilmoist.io import open_scene, write_result
+def _headline_metrics(metrics: dict) -> str:
+    """``truth R2 0.934 RMSE 0.0241; stations ...``: the scores of each evaluated target."""
+    parts = [
+        f"{target} R2 {scores['r2']:.3f} RMSE {scores['rmse']:.4f}"
+        for target, scores in metrics.items()
+        if isinstance(scores, dict) and {"r2", "rmse"} <= scores.keys()
+    ]
+    return "; ".join(parts) or "-"
 
+
+def _connect(address: str, timeout: float):
+    """A dask-distributed client; OSError if the whole handshake takes over ``timeout`` s.
+
+    ``Client(timeout=...)`` bounds the TCP connect but not the dask handshake
+    that follows (a listener that is not a scheduler, such as the dashboard or
+    any HTTP server, accepts the connection and never answers: dask/distributed
+    issue 8071), so the client is created in a thread given ``timeout``
+    seconds in all.
+    """
+    from distributed import Client
+
+    outcome: dict = {}
+
+    def connect() -> None:
+        try:
+            outcome["client"] = Client(address, timeout=f"{timeout}s")
+        except BaseException as err:  # handed to the calling thread
+            outcome["error"] = err
+
+    thread = threading.Thread(target=connect, name="xsoilmoist-connect", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if "error" in outcome:
+        raise outcome["error"]
+    if "client" not in outcome:
+        raise TimeoutError(
+            f"no dask scheduler answered within {timeout:g} s: something may listen there "
+            "but does not speak dask's protocol (the dashboard, another service?); a "
+            "scheduler usually listens on port 8786"
+        )
+    return outcome["client"]
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from xsoilmoist.errors import InputError
+    from xsoilmoist.inference import predict
+    from xsoilmoist.io import check_output, open_scene, write_result
+    from xsoilmoist.report import check
+
+    check_output(args.output, overwrite=args.overwrite, inputs=[args.input])
     client = None
     if args.scheduler:
-        from distributed import Client
-
         try:
-            client = Client(args.scheduler, timeout=f"{args.connect_timeout}s")
+            client = _connect(args.scheduler, args.connect_timeout)
         except OSError as err:
             print(
                 f"xsoilmoist predict: error: cannot reach the dask scheduler at "
@@ -77,8 +171,23 @@ def _predict(args: argparse.Namespace) -> int:
             return EXIT_SCHEDULER
     try:
         scene = open_scene(args.input)
-        ssm = predict(scene, args.model, tile=args.tile, overlap=args.overlap)
-        written = write_result(ssm, args.output, overwrite=args.overwrite, progress=args.progress)
+        options = {
+            "rename": dict(args.rename or []) or None,
+            "processing_baseline": args.processing_baseline,
+        }
+        problem = _no_bands(check(scene, **options), args.input)
+        if problem is not None:
+            raise InputError(problem)
+        ssm = predict(
+            scene, args.model, tile=args.tile, overlap=args.overlap, date=args.date, **options
+        )
+        written = write_result(
+            ssm,
+            args.output,
+            overwrite=args.overwrite,
+            progress=args.progress,
+            inputs=[args.input],
+        )
     finally:
         if client is not None:
             client.close()
@@ -90,12 +199,30 @@ def _train(args: argparse.Namespace) -> int:
     from xsoilmoist.training import TrainingConfigError, run_training_config
 
     try:
-        weights = run_training_config(args.config, progress=not args.quiet)
+        weights = run_training_config(
+            args.config, progress=not args.quiet, overwrite=args.overwrite
+        )
     except TrainingConfigError as err:
         print(f"xsoilmoist train: error in {args.config}: {err}", file=sys.stderr)
         return EXIT_INPUT
     print(f"wrote {weights} and its model card {weights.with_suffix('.json')}")
     return 0
+
+
+def _add_standardize_options(parser: argparse.ArgumentParser, *, date: bool) -> None:
+    """The options of :func:`xsoilmoist.standardize` that ``check`` and ``predict`` pass on."""
+    parser.add_argument("--processing-baseline", help="Sentinel-2 processing baseline, e.g. 04.00")
+    parser.add_argument(
+        "--rename",
+        action="append",
+        metavar="OLD=NEW",
+        type=_rename_pair,
+        help="read variable OLD as band NEW, e.g. --rename sigma0=VV (repeatable)",
+    )
+    if date:
+        parser.add_argument(
+            "--date", help="acquisition date (YYYY-MM-DD) of a scene without a time coordinate"
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -114,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_demo)
     chk = sub.add_parser("check", help="report the modalities and units found in a scene")
     chk.add_argument("scene", help="zarr store, netCDF file, GeoTIFF/VRT or folder of GeoTIFFs")
-    chk.add_argument("--processing-baseline", help="Sentinel-2 processing baseline, e.g. 04.00")
+    _add_standardize_options(chk, date=False)
     chk.add_argument(
         "--valid-fraction", action="store_true", help="also compute valid pixels per band"
     )
@@ -136,13 +263,21 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("--tile", type=int, help="tile size in pixels (default: model card)")
     pred.add_argument("--overlap", type=int, help="tile overlap in pixels (default: model card)")
     pred.add_argument("--progress", action="store_true", help="show a progress bar")
-    pred.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    pred.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an earlier xsoilmoist output at OUTPUT (never anything else)",
+    )
+    _add_standardize_options(pred, date=True)
     pred.set_defaults(func=_predict)
     train = sub.add_parser(
         "train", help="train a model (two stages) as a TOML file describes; see docs/training"
     )
     train.add_argument("config", help="training configuration (TOML)")
     train.add_argument("--quiet", action="store_true", help="no progress lines")
+    train.add_argument(
+        "--overwrite", action="store_true", help="replace an existing model file at the output"
+    )
     train.set_defaults(func=_train)
     models = sub.add_parser("models", help="list the bundled and registered models")
     models.set_defaults(func=_models)

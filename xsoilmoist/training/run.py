@@ -36,8 +36,26 @@ def _default_description(config: TrainingConfig) -> str:
     return f"Soil-moisture network trained on {what} of {data}; see 'training' and 'metrics'."
 
 
+def _refuse_existing_model(output: Path) -> None:
+    """Raise before training if the model files at ``output`` exist (as save_model names them)."""
+    from xsoilmoist.errors import OutputExistsError
+
+    stem = output.with_suffix("") if output.suffix in {".safetensors", ".json"} else output
+    files = (stem.with_suffix(".safetensors"), stem.with_suffix(".json"))
+    existing = [p for p in files if p.exists()]
+    if existing:
+        raise OutputExistsError(
+            f"the model file {str(existing[0])!r} exists; pass --overwrite (overwrite=True in "
+            "Python) to replace it, or set another [output] path"
+        )
+
+
 def run_training(
-    config: TrainingConfig, *, progress: bool = True, log: TextIO | None = None
+    config: TrainingConfig,
+    *,
+    progress: bool = True,
+    log: TextIO | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Train as ``config`` says, evaluate, and write the model; returns the weights path.
 
@@ -46,6 +64,8 @@ def run_training(
     from xsoilmoist.model import SSMNet
     from xsoilmoist.weights import ModelCard, load_model, save_model
 
+    if not overwrite:
+        _refuse_existing_model(config.output_path())
     log = log or sys.stderr
     start_from = config.model.get("start_from")
     if start_from:
@@ -134,7 +154,9 @@ def run_training(
     return weights
 
 
-def run_training_config(path: str | Path, *, progress: bool = True) -> Path:
+def run_training_config(
+    path: str | Path, *, progress: bool = True, overwrite: bool = False
+) -> Path:
     """Train the model a TOML file describes and write it with its card (``xsoilmoist train``).
 
     Builds (or loads) the network, opens or simulates the scenes of each
@@ -150,6 +172,9 @@ def run_training_config(path: str | Path, *, progress: bool = True) -> Path:
         The TOML file (format: :mod:`xsoilmoist.training.config`).
     progress
         Print progress lines to stderr.
+    overwrite
+        Replace model files that exist at the output path; otherwise they are
+        an error, raised before any training.
 
     Returns
     -------
@@ -161,10 +186,12 @@ def run_training_config(path: str | Path, *, progress: bool = True) -> Path:
     TrainingConfigError
         For a file that cannot be used as written (the message names the
         table and key).
+    OutputExistsError
+        The model files exist and ``overwrite`` is false.
 
     Examples
     --------
     >>> run_training_config("train.toml")  # doctest: +SKIP
     PosixPath('models/mymodel.safetensors')
     """
-    return run_training(load_training_config(path), progress=progress)
+    return run_training(load_training_config(path), progress=progress, overwrite=overwrite)
