@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 import xsoilmoist
 from xsoilmoist.bands import StandardizeError, plan_standardization, standardize
 from xsoilmoist.catalogue import BANDS, lookup_alias
-from xsoilmoist.errors import GridError
 
 NY, NX, NT = 12, 10, 2
 
@@ -278,7 +277,7 @@ def test_all_problems_are_listed_at_once(raw):
 
 def test_no_spatial_dims():
     ds = xr.Dataset({"VV": (("a", "b"), [[-10.0]], {"units": "dB"})})
-    with pytest.raises(GridError, match="no spatial dimensions found"):
+    with pytest.raises(StandardizeError, match="no spatial dimensions found"):
         standardize(ds)
 
 

@@ -25,7 +25,7 @@ from xsoilmoist.catalogue import (
     aliases_of,
     lookup_alias,
 )
-from xsoilmoist.errors import InputError, InputTypeError, StandardizeError, UnitError
+from xsoilmoist.errors import GridError, InputError, InputTypeError, StandardizeError, UnitError
 from xsoilmoist.grid import spatial_dims
 from xsoilmoist.units import check_convertible, convert, same_units
 
@@ -273,7 +273,7 @@ def plan_standardization(
             )
     try:
         plan.y_dim, plan.x_dim = spatial_dims(ds)
-    except StandardizeError as err:
+    except GridError as err:
         plan.problems.append(str(err))
 
     claims: dict[str, list[tuple[str, str | None]]] = {}

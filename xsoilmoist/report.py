@@ -6,10 +6,18 @@ import html
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
 import xarray as xr
 
 from xsoilmoist.bands import StandardizationPlan, plan_standardization
 from xsoilmoist.catalogue import BANDS, MODALITY_BANDS
+from xsoilmoist.input_checks import (
+    InputFindings,
+    ScenePlan,
+    inspect_metadata,
+    judge_counts,
+    value_counts,
+)
 
 __all__ = ["CheckReport", "check"]
 
@@ -26,6 +34,9 @@ class CheckReport:
         The standardization plan (sources, derivable bands, problems).
     modalities
         Modality group -> ``"found"``, ``"partial"`` or ``"missing"``.
+    findings
+        What the input rules of :mod:`xsoilmoist.input_checks` found (errors
+        that ``predict`` would raise, warnings it would emit).
     valid_fraction
         Canonical band -> fraction of finite pixels after standardization;
         empty unless requested (it computes the data).
@@ -33,12 +44,23 @@ class CheckReport:
 
     plan: StandardizationPlan
     modalities: dict[str, str]
+    findings: InputFindings = field(default_factory=InputFindings)
     valid_fraction: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        """True when standardization would succeed."""
-        return not self.plan.problems
+        """True when ``predict`` would run on this input without an input error."""
+        return not self.problems
+
+    @property
+    def problems(self) -> list[str]:
+        """Every error found: standardization problems, then the input rules' errors."""
+        return self.plan.problems + self.findings.errors
+
+    @property
+    def warnings(self) -> list[str]:
+        """What ``predict`` would warn about (:class:`~xsoilmoist.errors.InputWarning`)."""
+        return self.findings.warnings
 
     def _rows(self) -> list[tuple[str, str, str, str, str]]:
         rows = []
@@ -67,9 +89,10 @@ class CheckReport:
             lines.append(f"  {modality:<12}{name:<10}{status:<9}{detail:<{width + 2}}{valid}")
         if self.plan.unrecognised:
             lines.append(f"kept as they are (not bands): {', '.join(self.plan.unrecognised)}")
-        if self.plan.problems:
-            lines.append("problems:")
-            lines.extend(f"  - {p}" for p in self.plan.problems)
+        for title, items in (("problems", self.problems), ("warnings", self.warnings)):
+            if items:
+                lines.append(f"{title}:")
+                lines.extend(f"  - {item}" for item in items)
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -78,7 +101,8 @@ class CheckReport:
             "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
             for row in self._rows()
         )
-        problems = "".join(f"<li>{html.escape(p)}</li>" for p in self.plan.problems)
+        problems = "".join(f"<li>{html.escape(p)}</li>" for p in self.problems)
+        warned = "".join(f"<li>{html.escape(w)}</li>" for w in self.warnings)
         kept = ", ".join(map(html.escape, self.plan.unrecognised))
         return (
             f"<div><p>xsoilmoist input check: {status}</p>"
@@ -87,6 +111,7 @@ class CheckReport:
             f"{cells}</table>"
             + (f"<p>kept as they are (not bands): {kept}</p>" if kept else "")
             + (f"<p>problems:</p><ul>{problems}</ul>" if problems else "")
+            + (f"<p>warnings:</p><ul>{warned}</ul>" if warned else "")
             + "</div>"
         )
 
@@ -100,7 +125,12 @@ def check(
 ) -> CheckReport:
     """Report which modalities are found, derived or missing, and the units conversions.
 
-    Never raises for a bad Dataset: problems are listed in the report.
+    Never raises for a bad Dataset: problems are listed in the report. The
+    rules are :func:`predict`'s (:mod:`xsoilmoist.input_checks`): a report
+    that is ``ok`` means ``predict`` runs, and its ``warnings`` are what
+    ``predict`` would warn about. The rules that read values (a band with no
+    valid pixel, implausible backscatter, a time step without SAR) run on data
+    in memory, and on dask data with ``valid_fraction=True``.
 
     Parameters
     ----------
@@ -109,8 +139,9 @@ def check(
     rename, processing_baseline
         As for :func:`xsoilmoist.standardize`.
     valid_fraction
-        Also compute the fraction of valid (finite, in range) pixels per band.
-        This reads the data; the rest of the report does not.
+        Also compute the fraction of valid (finite, in range) pixels per band,
+        and run the value rules on dask data. This reads the data; the rest
+        of the report does not (for dask data).
 
     Examples
     --------
@@ -126,13 +157,19 @@ def check(
     for modality, names in MODALITY_BANDS.items():
         count = len(available.intersection(names))
         modalities[modality] = "found" if count == len(names) else "partial" if count else "missing"
+    findings = InputFindings()
     fractions: dict[str, float] = {}
-    if valid_fraction and not plan.problems:
+    if not plan.problems:
+        findings = inspect_metadata(ds, plan, MODALITY_BANDS, ("sar_c",))
+    in_memory = all(v.chunks is None for v in ds.data_vars.values())
+    if not plan.problems and not findings.errors and (valid_fraction or in_memory):
         from xsoilmoist.bands import standardize
 
         std = standardize(ds, rename=rename, processing_baseline=processing_baseline)
-        names = [name for name in BANDS if name in std]
-        means = {name: std[name].notnull().mean() for name in names}
-        computed = xr.Dataset(means).compute()
-        fractions = {name: float(computed[name]) for name in names}
-    return CheckReport(plan, modalities, fractions)
+        scene = ScenePlan.of(std, list(BANDS))
+        counts = np.asarray(value_counts(std, scene.bands, scene))
+        findings.extend(judge_counts(counts, scene))
+        if valid_fraction:
+            totals = counts.sum(axis=1)
+            fractions = {b: float(totals[i, 1] / totals[i, 0]) for i, b in enumerate(scene.bands)}
+    return CheckReport(plan, modalities, findings, fractions)
