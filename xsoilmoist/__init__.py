@@ -8,6 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from xsoilmoist import accessor as _accessor  # noqa: F401  (registers ds.ssm)
 from xsoilmoist import errors
+from xsoilmoist.assembly import assemble
 from xsoilmoist.bands import standardize
 from xsoilmoist.errors import InputWarning, StandardizeError, XSoilMoistError, XSoilMoistWarning
 from xsoilmoist.inference import predict
@@ -26,6 +27,7 @@ __all__ = [
     "XSoilMoistError",
     "XSoilMoistWarning",
     "__version__",
+    "assemble",
     "available_models",
     "check",
     "errors",
