@@ -255,7 +255,7 @@ def test_metadata_features_order_dims_and_values():
     features = metadata_features(scene)
     assert features.dims == ("time", "feature")
     assert features.dtype == np.float32
-    assert list(features.feature.values) == METADATA_FEATURES
+    assert tuple(features.feature.values) == METADATA_FEATURES
     np.testing.assert_array_equal(features.time.values, scene.time.values)
     assert "spatial_ref" not in features.coords  # scalars, not a georeferenced grid
     time_part = encode_time(scene)

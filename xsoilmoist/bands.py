@@ -11,7 +11,7 @@ plan without applying it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -60,11 +60,38 @@ _S2_OFFSET_ATTRS = ("BOA_ADD_OFFSET", "RADIO_ADD_OFFSET")
 _S2_BASELINE_ATTRS = ("processing_baseline", "s2:processing_baseline", "PROCESSING_BASELINE")
 
 
-#: Bands derived when absent: name -> (inputs, formula).
-DERIVATIONS: dict[str, tuple[tuple[str, ...], str]] = {
-    "slope": (("elevation",), "Horn's slope of elevation"),
-    "ndvi": (("nir", "red"), "(nir - red) / (nir + red)"),
-    "vh_vv": (("vh", "vv"), "vh - vv"),
+def _slope(bands: Mapping[str, xr.DataArray]) -> xr.DataArray:
+    from xsoilmoist.terrain import slope
+
+    try:
+        return slope(bands["elevation"])
+    except ValueError as err:
+        source = bands["elevation"].attrs["source_variable"]
+        raise StandardizeError(
+            f"cannot derive 'slope' from 'elevation' ({source!r}): {err}. Fix the DEM as "
+            "said, add a 'slope' band, or pass derive=False"
+        ) from None
+
+
+def _ndvi(bands: Mapping[str, xr.DataArray]) -> xr.DataArray:
+    total = bands["nir"] + bands["red"]
+    return (bands["nir"] - bands["red"]) / total.where(total > 0)
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """A band computed from others when absent: its inputs, formula (text) and function."""
+
+    inputs: tuple[str, ...]
+    formula: str
+    compute: Callable[[Mapping[str, xr.DataArray]], xr.DataArray]
+
+
+#: Bands derived when absent, by name.
+DERIVATIONS: dict[str, Derivation] = {
+    "slope": Derivation(("elevation",), "Horn's slope of elevation", _slope),
+    "ndvi": Derivation(("nir", "red"), "(nir - red) / (nir + red)", _ndvi),
+    "vh_vv": Derivation(("vh", "vv"), "vh - vv", lambda bands: bands["vh"] - bands["vv"]),
 }
 
 
@@ -305,9 +332,9 @@ def plan_standardization(
             plan.problems.append(str(err))
 
     present = set(plan.sources)
-    for name, (inputs, formula) in DERIVATIONS.items():
-        if set(inputs) <= present and name not in present:
-            plan.derivable[name] = formula
+    for name, derivation in DERIVATIONS.items():
+        if set(derivation.inputs) <= present and name not in present:
+            plan.derivable[name] = derivation.formula
     return plan
 
 
@@ -381,26 +408,14 @@ def _with_band_attrs(values, original_attrs, band, source_name, source_units, so
 
 def _derive(name: str, out: dict[str, xr.DataArray]) -> xr.DataArray:
     band = BANDS[name]
-    if name == "slope":
-        from xsoilmoist.terrain import slope
-
-        try:
-            values = slope(out["elevation"]).astype(np.float32)
-        except ValueError as err:
-            source = out["elevation"].attrs["source_variable"]
-            raise StandardizeError(
-                f"cannot derive 'slope' from 'elevation' ({source!r}): {err}. Fix the DEM as "
-                "said, add a 'slope' band, or pass derive=False"
-            ) from None
-    elif name == "ndvi":
-        nir, red = out["nir"], out["red"]
-        total = nir + red
-        values = ((nir - red) / total.where(total > 0)).astype(np.float32)
-    else:  # vh_vv
-        values = (out["vh"] - out["vv"]).astype(np.float32)
+    derivation = DERIVATIONS[name]
+    values = derivation.compute(out).astype(np.float32)
     values = values.where((values >= band.valid_range[0]) & (values <= band.valid_range[1]))
-    formula = DERIVATIONS[name][1]
-    values.attrs = {"units": band.units, "long_name": band.long_name, "derived_from": formula}
+    values.attrs = {
+        "units": band.units,
+        "long_name": band.long_name,
+        "derived_from": derivation.formula,
+    }
     values.encoding = {}
     return values.rename(name)
 

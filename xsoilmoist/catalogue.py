@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "BANDS",
+    "METADATA_FEATURES",
     "MODALITIES",
     "MODALITY_BANDS",
     "PRODUCTS",
@@ -98,6 +99,17 @@ MODALITY_BANDS: dict[str, tuple[str, ...]] = {
     "meteorology": ("t2m", "tp"),
 }
 MODALITIES: tuple[str, ...] = tuple(MODALITY_BANDS)
+
+#: The image-level scalar features of a scene (:mod:`xsoilmoist.encoding`), in the
+#: order the model's metadata branch reads them.
+METADATA_FEATURES: tuple[str, ...] = (
+    "doy_sin",
+    "doy_cos",
+    "lat_sin",
+    "lat_cos",
+    "lon_sin",
+    "lon_cos",
+)
 
 
 @dataclass(frozen=True)

@@ -25,13 +25,12 @@ import pyproj
 import rioxarray  # noqa: F401  (registers the ``.rio`` accessor)
 import xarray as xr
 
+from xsoilmoist.catalogue import METADATA_FEATURES
 from xsoilmoist.errors import InputError, InputTypeError
 from xsoilmoist.grid import spatial_dims
 
 __all__ = ["METADATA_FEATURES", "encode_location", "encode_time", "metadata_features"]
 
-#: Order of the image-level scalar features fed to the model's metadata branch.
-METADATA_FEATURES: list[str] = ["doy_sin", "doy_cos", "lat_sin", "lat_cos", "lon_sin", "lon_cos"]
 
 _DOY_FORMULA = (
     "angle = 2*pi*(day_of_year - 1 + fraction_of_day)/days_in_year, "
@@ -266,7 +265,7 @@ def metadata_features(ds: xr.Dataset | xr.DataArray, *, date=None) -> xr.DataArr
         )
     times = ds["time"] if has_time else np.datetime64(date, "ns")
     encoded = xr.merge([encode_time(times), encode_location(ds)], combine_attrs="drop")
-    features = encoded[METADATA_FEATURES].to_dataarray(dim="feature", name="metadata")
+    features = encoded[list(METADATA_FEATURES)].to_dataarray(dim="feature", name="metadata")
     features = features.transpose(..., "feature").astype(np.float32)
     return features.assign_attrs(
         long_name="image-level scalar features (cyclic day of year and scene-centre location)",
