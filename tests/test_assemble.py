@@ -353,3 +353,20 @@ def test_assembled_scene_predicts_without_warnings_about_grids():
         ssm = xsoilmoist.predict(scene)
     assert ssm.sizes == {"time": 1, "y": 48, "x": 48}
     assert ssm.rio.crs.to_epsg() == 32633
+
+
+def test_cli_assemble_writes_a_scene_predict_takes(bigearthnet_files, tmp_path, capsys):
+    from xsoilmoist.cli import main
+    from xsoilmoist.io import open_scene
+
+    out = tmp_path / "scene.zarr"
+    args = [str(bigearthnet_files["S1"]), str(bigearthnet_files["S2"]), str(out)]
+    options = ["--processing-baseline", BASELINE, "--units", "sar_c=dB"]
+    assert main(["assemble", *args, *options]) == 0
+    assert "wrote" in capsys.readouterr().out
+    scene = open_scene(out)
+    reference = datasets.load_bigearthnet_pair(0)
+    np.testing.assert_array_equal(scene["red"].values, reference["red"].values)
+    assert scene.rio.crs == reference.rio.crs
+    assert main(["assemble", str(bigearthnet_files["S2"]), str(tmp_path / "x.zarr")]) == 2
+    assert "no SAR band" in capsys.readouterr().err

@@ -195,6 +195,27 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _assemble(args: argparse.Namespace) -> int:
+    from xsoilmoist.assembly import assemble
+    from xsoilmoist.errors import InputError
+    from xsoilmoist.io import write_result
+
+    if not args.output.lower().endswith(".zarr"):
+        raise InputError(f"assemble writes a .zarr store, got {args.output!r}")
+    scene = assemble(
+        *args.sources,
+        time_tolerance=args.time_tolerance,
+        rename=dict(args.rename or []) or None,
+        processing_baseline=args.processing_baseline,
+        units=dict(args.units or []) or None,
+    )
+    written = write_result(
+        scene, args.output, overwrite=args.overwrite, progress=args.progress, inputs=args.sources
+    )
+    print(f"wrote {written}: {len(scene.data_vars)} bands {dict(scene.sizes)}")
+    return 0
+
+
 def _train(args: argparse.Namespace) -> int:
     from xsoilmoist.training import TrainingConfigError, run_training_config
 
@@ -279,6 +300,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--overwrite", action="store_true", help="replace an existing model file at the output"
     )
     train.set_defaults(func=_train)
+    asm = sub.add_parser("assemble", help="products on their own grids and times -> one scene")
+    asm.add_argument("sources", nargs="+", help="GeoTIFFs, folders of GeoTIFFs, .zarr, .nc, .grib")
+    asm.add_argument("output", help="output .zarr store (the scene predict takes)")
+    asm.add_argument("--time-tolerance", default="3D", help="optical vs SAR time, e.g. 3D, 36h")
+    asm.add_argument(
+        "--units",
+        action="append",
+        metavar="NAME=UNITS",
+        type=_rename_pair,
+        help="units of a variable, band or modality the files do not state, e.g. sar_c=dB",
+    )
+    asm.add_argument("--progress", action="store_true", help="show a progress bar")
+    asm.add_argument("--overwrite", action="store_true", help="replace an earlier output")
+    _add_standardize_options(asm, date=False)
+    asm.set_defaults(func=_assemble)
     models = sub.add_parser("models", help="list the bundled and registered models")
     models.set_defaults(func=_models)
     return parser
