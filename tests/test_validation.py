@@ -262,3 +262,65 @@ def test_read_ismn_output_validates_directly(tmp_path):
     np.testing.assert_allclose(result["observed"].values[0], OBS["middle"], rtol=1e-6)
     assert result["network"].values.tolist() == ["NET"]
     assert result.attrs["station_coordinates"] == "lon/lat in EPSG:4326"
+
+
+def _scene_with_stations(stations: xr.Dataset) -> xr.Dataset:
+    """A scene (as training reads it) holding the stations' readings as a variable."""
+    readings = stations["soil_moisture"].rename("station_ssm")
+    return _ssm().to_dataset(name="vv").assign(station_ssm=readings.drop_vars("time"))
+
+
+def test_training_and_validation_place_stations_on_the_same_pixels():
+    from xsoilmoist.stations import place_stations
+    from xsoilmoist.training.scenes import _station_pixels
+
+    expected_rows = [r for r, _ in PIXELS.values()]
+    expected_cols = [c for _, c in PIXELS.values()]
+    lonlat = _stations()
+    xy = np.array([_station_xy(n) for n in PIXELS])
+    in_scene_crs = lonlat.drop_vars(["lon", "lat"]).assign_coords(
+        station_x=("station", xy[:, 0]), station_y=("station", xy[:, 1])
+    )
+    for stations in (lonlat, in_scene_crs):
+        scene = _scene_with_stations(stations)
+        rows, cols = _station_pixels(scene, scene["station_ssm"])
+        assert (rows.tolist(), cols.tolist()) == (expected_rows, expected_cols)
+    placed = place_stations(lonlat, _ssm())
+    assert [r.tolist() for r in placed.nearest()] == [expected_rows, expected_cols]
+    np.testing.assert_allclose(placed.x, xy[:, 0], atol=1e-6)
+    assert placed.described == "lon/lat in EPSG:4326"
+    result = validate(_ssm(), lonlat)
+    np.testing.assert_allclose(result["pixel_x"], [LEFT + PIXEL * (c + 0.5) for c in expected_cols])
+    # pixel indices, as the simulator writes them, are taken as they are
+    indexed = in_scene_crs.assign_coords(
+        station_row=("station", [3, 2, 1]), station_col=("station", [0, 1, 2])
+    )
+    scene = _scene_with_stations(indexed)
+    rows, cols = _station_pixels(scene, scene["station_ssm"])
+    assert (rows.tolist(), cols.tolist()) == ([3, 2, 1], [0, 1, 2])
+
+
+def test_placement_edges_and_stations_outside_the_scene():
+    from xsoilmoist.stations import place_stations
+    from xsoilmoist.training.scenes import _station_pixels
+
+    # on the edge between columns 0 and 1 and rows 1 and 2: the first in the raster's order
+    edge = xr.Dataset(
+        coords={
+            "station": ["edge", "far"],
+            "x": ("station", [LEFT + PIXEL, LEFT + 6 * PIXEL]),
+            "y": ("station", [TOP - 2 * PIXEL, TOP - PIXEL]),
+        }
+    )
+    placed = place_stations(edge, _ssm(), crs=UTM)
+    np.testing.assert_allclose(placed.cols, [0.5, 5.5])
+    assert placed.inside.tolist() == [True, False]
+    assert [r.tolist()[0] for r in placed.nearest()] == [1, 0]
+    stations = _stations().assign_coords(lon=("station", [14.5, 14.5, 30.0]))
+    scene = _scene_with_stations(stations)
+    with pytest.raises(ValueError, match=r"3 station\(s\) .* lie outside the scene .*north"):
+        _station_pixels(scene, scene["station_ssm"])
+    with pytest.raises(ValueError, match="need a CRS"):
+        place_stations(edge, _ssm())
+    with pytest.raises(ValueError, match="raster has no CRS"):
+        place_stations(_stations(), _ssm().drop_vars("spatial_ref"))

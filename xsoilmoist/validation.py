@@ -19,12 +19,11 @@ import xarray as xr
 from xsoilmoist import metrics, units
 from xsoilmoist.errors import InputError, InputTypeError, InputWarning
 from xsoilmoist.grid import spatial_dims
+from xsoilmoist.stations import StationPlacement, place_stations
 
 __all__ = ["validate"]
 
 _METRICS = ("r2", "rmse", "ubrmse", "bias", "mae", "pearson_r", "n")
-_LONLAT = (("lon", "lat"), ("longitude", "latitude"))
-_XY = (("x", "y"), ("station_x", "station_y"))
 _METHODS = ("nearest", "linear")
 
 
@@ -79,62 +78,10 @@ def _station_variable(stations: xr.Dataset, variable: str | None) -> xr.DataArra
     return stations[candidates[0]]
 
 
-def _station_coordinate_pair(stations: xr.Dataset, pairs) -> tuple[str, str] | None:
-    for x_name, y_name in pairs:
-        if all(
-            name in stations.coords and stations[name].dims == ("station",)
-            for name in (x_name, y_name)
-        ):
-            return x_name, y_name
-    return None
-
-
-def _station_positions(
-    stations: xr.Dataset, crs, raster_crs: pyproj.CRS
-) -> tuple[np.ndarray, np.ndarray, str]:
-    """Station x and y in the raster CRS, and a description of where they came from."""
-    lonlat = _station_coordinate_pair(stations, _LONLAT)
-    xy = _station_coordinate_pair(stations, _XY)
-    stated = crs if crs is not None else stations.attrs.get("crs")
-    if crs is None and lonlat is not None:
-        names, source_crs = lonlat, pyproj.CRS.from_epsg(4326)
-    elif xy is not None and (stated is not None or stations.rio.crs is not None):
-        names = xy
-        source_crs = pyproj.CRS.from_user_input(stated if stated is not None else stations.rio.crs)
-    elif xy is not None:
-        raise InputError(
-            f"the station coordinates {xy} need a CRS: pass crs= (e.g. crs='EPSG:32650') or "
-            "set stations.attrs['crs'] (or write one with stations.rio.write_crs)"
-        )
-    elif crs is not None:
-        raise InputError(
-            f"crs={crs!r} was given but stations has no x/y station coordinates "
-            f"(one of {[list(p) for p in _XY]} with dim station)"
-        )
-    else:
-        raise InputError(
-            "stations has no station coordinates: give it lat/lon coords (dim station, WGS 84) "
-            "or x/y coords with a CRS (crs= or stations.attrs['crs'])"
-        )
-    transformer = pyproj.Transformer.from_crs(source_crs, raster_crs, always_xy=True)
-    x, y = transformer.transform(
-        np.asarray(stations[names[0]], dtype=np.float64),
-        np.asarray(stations[names[1]], dtype=np.float64),
-    )
-    return np.asarray(x), np.asarray(y), f"{names[0]}/{names[1]} in {source_crs.to_string()}"
-
-
-def _fractional_index(coord: np.ndarray, position: np.ndarray) -> np.ndarray:
-    """Fractional pixel index of ``position`` on a regular axis of pixel centres ``coord``."""
-    if coord.size == 1:
-        return np.zeros_like(position)
-    return np.clip((position - coord[0]) / (coord[1] - coord[0]), 0, coord.size - 1)
-
-
-def _bilinear(ssm: xr.DataArray, x: np.ndarray, y: np.ndarray, x_dim: str, y_dim: str):
+def _bilinear(ssm: xr.DataArray, placed: StationPlacement, x_dim: str, y_dim: str):
     """Bilinear interpolation between the four pixel centres around each point (lazy)."""
-    col = _fractional_index(np.asarray(ssm[x_dim], dtype=np.float64), x)
-    row = _fractional_index(np.asarray(ssm[y_dim], dtype=np.float64), y)
+    col = np.clip(placed.cols, 0, ssm.sizes[x_dim] - 1)
+    row = np.clip(placed.rows, 0, ssm.sizes[y_dim] - 1)
     col0, row0 = np.floor(col).astype(int), np.floor(row).astype(int)
     col1 = np.minimum(col0 + 1, ssm.sizes[x_dim] - 1)
     row1 = np.minimum(row0 + 1, ssm.sizes[y_dim] - 1)
@@ -152,19 +99,25 @@ def _bilinear(ssm: xr.DataArray, x: np.ndarray, y: np.ndarray, x_dim: str, y_dim
 
 
 def _sample(
-    ssm: xr.DataArray, x: np.ndarray, y: np.ndarray, x_dim: str, y_dim: str, method: str
+    ssm: xr.DataArray, placed: StationPlacement, x_dim: str, y_dim: str, method: str
 ) -> xr.DataArray:
-    """The prediction at the given points, ``(station, time)``, computing only those pixels."""
+    """The prediction at the placed stations, ``(station, time)``, computing only those pixels."""
     if method == "nearest":
-        points = {x_dim: xr.DataArray(x, dims="station"), y_dim: xr.DataArray(y, dims="station")}
-        sampled = ssm.sel(points, method="nearest")
+        rows, cols = placed.nearest()
+        points = {
+            y_dim: xr.DataArray(rows, dims="station"),
+            x_dim: xr.DataArray(cols, dims="station"),
+        }
+        sampled = ssm.isel(points)
         sampled = sampled.assign_coords(
             pixel_x=("station", np.asarray(sampled[x_dim])),
             pixel_y=("station", np.asarray(sampled[y_dim])),
         )
     else:
-        sampled = _bilinear(ssm, x, y, x_dim, y_dim)
-        sampled = sampled.assign_coords(pixel_x=("station", x), pixel_y=("station", y))
+        sampled = _bilinear(ssm, placed, x_dim, y_dim)
+        sampled = sampled.assign_coords(
+            pixel_x=("station", placed.x), pixel_y=("station", placed.y)
+        )
     sampled = sampled.drop_vars([x_dim, y_dim, "spatial_ref"], errors="ignore")
     return sampled.transpose("station", "time").compute()
 
@@ -299,13 +252,13 @@ def validate(
     if isinstance(stations, xr.DataArray):
         stations = stations.to_dataset(name=stations.name or "observed")
     observed = _station_variable(stations, variable)
-    x, y, described = _station_positions(stations, crs, raster_crs)
-
-    left, bottom, right, top = ssm.rio.bounds()
-    inside = (x >= left) & (x <= right) & (y >= bottom) & (y <= top)
+    placed = place_stations(stations, ssm, crs=crs)
+    inside, described = placed.inside, placed.described
     names = [str(s) for s in stations["station"].values]
     outside = [name for name, ok in zip(names, inside, strict=True) if not ok]
     if not inside.any():
+        left, bottom, right, top = ssm.rio.bounds()
+        x, y = placed.x, placed.y
         raise InputError(
             f"no station lies on the raster: raster x {left:.6g} to {right:.6g}, y "
             f"{bottom:.6g} to {top:.6g} ({raster_crs.to_string()}); stations x "
@@ -329,7 +282,7 @@ def validate(
             f"predictions from {times.min()} to {times.max()}, observations from "
             f"{obs_times.min()} to {obs_times.max()}; widen tolerance= or check the dates"
         )
-    predicted = _sample(ssm, x[inside], y[inside], x_dim, y_dim, method)
+    predicted = _sample(ssm, placed.subset(inside), x_dim, y_dim, method)
     station_coords = {
         name: coord.variable
         for name, coord in observed.coords.items()

@@ -20,6 +20,7 @@ import numpy as np
 import xarray as xr
 
 from xsoilmoist.errors import InputError, InputTypeError
+from xsoilmoist.stations import place_stations
 
 if TYPE_CHECKING:
     from xsoilmoist.model import SSMNet, SSMNetConfig
@@ -141,21 +142,28 @@ def _with_time(values: np.ndarray, has_time: bool) -> np.ndarray:
     return values if has_time else values[None]
 
 
-def _station_pixels(std: xr.Dataset, stations: xr.DataArray, y_dim: str, x_dim: str):
-    """Station rows and columns: ``station_row/col``, else nearest to ``station_y/x``."""
-    if "station_row" in stations.coords and "station_col" in stations.coords:
-        rows = stations["station_row"].values.astype(np.int64)
-        cols = stations["station_col"].values.astype(np.int64)
-        return rows, cols
-    if "station_y" in stations.coords and "station_x" in stations.coords:
-        y, x = std[y_dim].values, std[x_dim].values
-        rows = np.abs(stations["station_y"].values[:, None] - y[None, :]).argmin(axis=1)
-        cols = np.abs(stations["station_x"].values[:, None] - x[None, :]).argmin(axis=1)
-        return rows.astype(np.int64), cols.astype(np.int64)
-    raise InputError(
-        f"station variable {stations.name!r} needs coordinates station_row and station_col "
-        "(pixel indices) or station_y and station_x (in the scene's CRS)"
-    )
+def _station_pixels(std: xr.Dataset, stations: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
+    """Station rows and columns, placed by :func:`xsoilmoist.stations.place_stations`.
+
+    ``station_row``/``station_col`` pixel indices first; else the pixel nearest to
+    ``lat``/``lon`` or ``station_y``/``station_x`` (in the scene's CRS unless stated).
+    """
+    try:
+        placed = place_stations(stations, std, pixel_indices=True, xy_in_raster_crs=True)
+    except InputError as err:
+        raise InputError(
+            f"station variable {stations.name!r} cannot be placed on the scene: {err}; give it "
+            "coordinates station_row and station_col (pixel indices), lat and lon, or "
+            "station_y and station_x (in the scene's CRS)"
+        ) from err
+    if not placed.inside.all():
+        names = [str(n) for n in np.asarray(stations["station"].values)[~placed.inside]]
+        raise InputError(
+            f"{len(names)} station(s) of {stations.name!r} lie outside the scene "
+            f"({placed.described}): {', '.join(names)}; drop them, e.g. "
+            "ds.sel(station=[...]), or check their coordinates and CRS"
+        )
+    return placed.nearest()
 
 
 def prepare_scene(
@@ -173,8 +181,10 @@ def prepare_scene(
     """Model inputs and labels of a scene, through the inference path's ``prepare_inputs``.
 
     Labels are optional: variables not in ``ds`` are left out. The coarse
-    labels need their footprints; stations need ``station_row``/``station_col``
-    (or ``station_y``/``station_x``) coordinates. dask-backed data are computed.
+    labels need their footprints; stations need ``station_row``/``station_col``,
+    ``lat``/``lon`` or ``station_y``/``station_x`` coordinates, placed on the
+    scene as :func:`xsoilmoist.validate` places them
+    (:func:`xsoilmoist.stations.place_stations`). dask-backed data are computed.
 
     Parameters
     ----------
@@ -234,7 +244,7 @@ def prepare_scene(
     station_values = None
     if stations in std.data_vars:
         readings = std[stations]
-        rows, cols = _station_pixels(std, readings, y_dim, x_dim)
+        rows, cols = _station_pixels(std, readings)
         order = ("station", "time") if has_time else ("station",)
         station_values = readings.transpose(*order).values.astype(np.float32)
         station_values = station_values if has_time else station_values[:, None]
