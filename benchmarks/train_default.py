@@ -226,7 +226,7 @@ def main() -> None:
         version="1",
     )
     weights, card_path = save_model(model, args.output, card)
-    card.metrics = held_out_metrics(weights, test)
+    card = dataclasses.replace(card, metrics=held_out_metrics(weights, test))
     weights, card_path = save_model(model, args.output, card)  # the card with its metrics
     size = weights.stat().st_size
     if size > MAX_BYTES:

@@ -4,7 +4,6 @@ import json
 import threading
 import warnings
 
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -13,6 +12,7 @@ from xsoilmoist import weights  # noqa: E402
 from xsoilmoist.model import SSMNet, SSMNetConfig  # noqa: E402
 from xsoilmoist.weights import (  # noqa: E402
     ModelCard,
+    ModelCardError,
     ModelError,
     ModelIntegrityError,
     ModelNotAvailableError,
@@ -92,12 +92,53 @@ def test_local_hash_mismatch_is_refused(saved):
         load_model(weights_path)
 
 
-def test_card_configuration_must_match_the_weights(saved):
+def test_a_tampered_card_is_refused_before_anything_is_built(saved):
     _, weights_path, card_path = saved
     card = json.loads(card_path.read_text())
     card["config"]["dims"] = [8, 16, 32, 48]
     card_path.write_text(json.dumps(card))
-    with pytest.raises(ModelError, match=r"do not match the configuration.*shape mismatches"):
+    with pytest.raises(ModelIntegrityError, match=r"model card .*tiny.json was modified"):
+        load_model(weights_path)
+
+
+def test_the_weights_metadata_holds_the_card_hash(saved):
+    from safetensors import safe_open
+
+    _, weights_path, card_path = saved
+    with safe_open(weights_path, framework="pt") as stream:
+        recorded = stream.metadata()[weights.CARD_DIGEST_KEY]
+    assert recorded == ModelCard.from_json(card_path.read_text()).digest()
+    assert len(recorded) == 64 and recorded != file_sha256(card_path)  # without its sha256
+
+
+def _legacy_files(model, path, card):
+    """A model written before cards were hashed: no card hash in the weights' metadata."""
+    from safetensors.torch import save_file
+
+    weights_path, card_path = save_model(model, path, card)
+    save_file(dict(model.state_dict()), weights_path, metadata={"format": "pt"})
+    data = json.loads(card_path.read_text())
+    data["sha256"] = file_sha256(weights_path)
+    return weights_path, card_path, data
+
+
+def test_card_configuration_must_match_the_weights(tmp_path):
+    weights_path, card_path, card = _legacy_files(tiny_model(), tmp_path / "old", card_for())
+    card["config"]["dims"] = [8, 16, 32, 48]
+    card_path.write_text(json.dumps(card))
+    with (
+        pytest.warns(UserWarning, match="not covered by the integrity check"),
+        pytest.raises(ModelError, match=r"do not match the configuration.*shape mismatches"),
+    ):
+        load_model(weights_path)
+
+
+def test_a_card_without_weights_hash_is_refused(saved):
+    _, weights_path, card_path = saved
+    card = json.loads(card_path.read_text())
+    card["sha256"] = ""
+    card_path.write_text(json.dumps(card))
+    with pytest.raises(ModelIntegrityError, match="has no sha256 of its weights"):
         load_model(weights_path)
 
 
@@ -114,10 +155,13 @@ def test_corrupted_safetensors_header(saved):
 def test_card_that_is_not_a_card(saved):
     _, weights_path, card_path = saved
     card_path.write_text('{"hello": 1}')
-    with pytest.raises(ModelError, match="lacks the fields"):
+    with pytest.raises(ModelCardError, match="lacks the fields"):
         load_model(weights_path)
     card_path.write_text("{oops")
-    with pytest.raises(ModelIntegrityError, match="not valid JSON"):
+    with pytest.raises(ModelCardError, match="not valid JSON"):
+        load_model(weights_path)
+    card_path.write_text("[1, 2]")
+    with pytest.raises(ModelCardError, match="not a JSON object"):
         load_model(weights_path)
 
 
@@ -241,14 +285,16 @@ def test_unreachable_server_with_empty_cache(published, monkeypatch):
 
 
 def test_file_url_mirror(published, monkeypatch, tmp_path):
-    _, server, _, weights_path = published
+    model, server, _, weights_path = published
     server.stop()
     monkeypatch.setenv(weights.MODELS_URL_ENV, weights_path.parent.as_uri() + "/")
     monkeypatch.setenv(weights.CACHE_DIR_ENV, str(tmp_path / "cache2"))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        model = load_model("tiny")
-    assert np.isfinite(forward(model).numpy()).all()
+        loaded = load_model("tiny")
+    expected = forward(model)
+    assert float(expected.min()) >= 0 and float(expected.max()) <= TINY.out_max
+    torch.testing.assert_close(forward(loaded), expected, rtol=0, atol=0)
 
 
 def test_cli_models_lists_registry_and_cache_state(published, capsys):
@@ -261,3 +307,93 @@ def test_cli_models_lists_registry_and_cache_state(published, capsys):
     main(["models"])
     line = next(row for row in capsys.readouterr().out.splitlines() if row.startswith("tiny"))
     assert "yes" in line.split()
+
+
+# --------------------------------------------------------------- registry checks
+
+
+def _write_registry(tmp_path, monkeypatch, data, raw=None):
+    path = tmp_path / "registry.json"
+    path.write_bytes(raw if raw is not None else json.dumps(data).encode())
+    monkeypatch.setenv(weights.REGISTRY_ENV, str(path))
+    return path
+
+
+def _entry(**changes):
+    return {
+        "weights": "tiny-v1.safetensors",
+        "weights_sha256": "a" * 64,
+        "card": "tiny-v1.json",
+        "card_sha256": "b" * 64,
+        **changes,
+    }
+
+
+def test_a_registry_without_models_says_so(tmp_path, monkeypatch):
+    _write_registry(tmp_path, monkeypatch, {"tiny": _entry()})
+    with pytest.raises(ModelError, match='has no "models" object; a registry is'):
+        weights.model_registry()
+    _write_registry(tmp_path, monkeypatch, None, raw=b'{"models": {"caf\xe9": 1}}')
+    with pytest.raises(ModelError, match="is not UTF-8 text"):
+        weights.available_models()
+    _write_registry(tmp_path, monkeypatch, {"models": {"tiny": {**_entry(), "extra": 1}}})
+    with pytest.raises(ModelError, match="entry 'tiny' must be an object with the fields"):
+        weights.model_registry()
+
+
+@pytest.mark.parametrize(
+    ("name", "changes", "message"),
+    [
+        ("tiny", {"weights_sha256": "/../../x/y/z/aaaa"}, "weights_sha256 must be 64 lowercase"),
+        ("tiny", {"card_sha256": "B" * 64}, "card_sha256 must be 64 lowercase hex"),
+        ("../tiny", {}, "its name must be a plain file name"),
+        (".hidden", {}, "its name must be a plain file name"),
+        ("tiny", {"weights": "../secret.safetensors"}, "weights must be a relative path"),
+        ("tiny", {"card": "/etc/passwd"}, "card must be a relative path"),
+        ("tiny", {"size": "big"}, "size must be a number of bytes"),
+    ],
+)
+def test_unsafe_registry_entries_are_refused(tmp_path, monkeypatch, name, changes, message):
+    cache = tmp_path / "deep" / "cache"
+    monkeypatch.setenv(weights.CACHE_DIR_ENV, str(cache))
+    monkeypatch.setenv(weights.MODELS_URL_ENV, (tmp_path / "server").as_uri() + "/")
+    _write_registry(tmp_path, monkeypatch, {"models": {name: _entry(**changes)}})
+    with pytest.raises(ModelError, match=message):
+        weights.model_registry()
+    with pytest.raises(ModelError, match=message):
+        load_model(name.removeprefix("../"))  # a name with "/" is taken as a path
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["registry.json"]  # nothing created
+
+
+def test_cache_files_are_plain_names_inside_the_cache(published):
+    _, _, cache, _ = published
+    entry = weights.model_registry()["tiny"]
+    load_model("tiny")
+    assert sorted(p.parent for p in cache.rglob("*")) == [cache, cache]
+    assert weights._cached_file(entry, ".json") == (cache / f"{entry.cache_stem}.json").resolve()
+
+
+def test_a_tampered_card_on_the_server_is_refused_and_nothing_is_cached(published):
+    _, _, cache, weights_path = published
+    card_path = weights_path.with_suffix(".json")
+    card = json.loads(card_path.read_text())
+    card["config"]["out_max"] = 0.9  # a valid card, but not the registered one
+    card_path.write_text(json.dumps(card))
+    with pytest.raises(ModelIntegrityError, match=r"tiny-v1.json was refused.*nothing was cached"):
+        load_model("tiny")
+    assert not cache.exists() or not list(cache.iterdir())
+
+
+def test_without_a_models_url_a_registered_model_says_how_to_get_it(published, monkeypatch):
+    model, server, _, _ = published
+    monkeypatch.delenv(weights.MODELS_URL_ENV)
+    assert not hasattr(weights, "DEFAULT_MODELS_URL")
+    with pytest.raises(ModelNotAvailableError) as info:
+        load_model("tiny")
+    message = str(info.value)
+    assert weights.MODELS_URL_ENV in message and "no public model server" in message
+    assert "tiny-v1.safetensors" in message and "load_model('path/to" in message
+    monkeypatch.setenv(weights.MODELS_URL_ENV, server.url)
+    load_model("tiny")
+    monkeypatch.delenv(weights.MODELS_URL_ENV)  # once cached, no URL is needed
+    torch.testing.assert_close(forward(load_model("tiny")), forward(model), rtol=0, atol=0)

@@ -92,12 +92,7 @@ def _resolve_model(model: str | Path | SSMNet) -> tuple[ModelRef, SSMNet]:
         card = load_card(source)
         ref = ModelRef(source, card.sha256, card.name)
         return ref, _cached_model(ref, warn=True)
-    card = getattr(model, "card", None)
-    ref = ModelRef(
-        f"memory:{_state_sha256(model)}",
-        card.sha256 if card else "",
-        card.name if card else "in-memory",
-    )
+    ref = ModelRef(f"memory:{_state_sha256(model)}", model.card.sha256, model.card.name)
     with _CACHE_LOCK:
         _CACHE.setdefault(ref, model.eval())
     return ref, _CACHE[ref]
@@ -368,13 +363,11 @@ def _default_tiling(
     pixels, 512 px tiles 1.5 times.
     """
     from xsoilmoist.model import INPUT_MULTIPLE
-    from xsoilmoist.weights import DEFAULT_HALO, DEFAULT_TILE
 
-    card = getattr(model, "card", None)
-    context = int(card.halo if card else DEFAULT_HALO)
+    context = model.card.halo
     if tile is not None:
         return _plan(tile, overlap, context)
-    base = int(card.tile if card else DEFAULT_TILE)
+    base = model.card.tile
     if shape is None or not model.config.local_statistics:
         return _plan(base, overlap, context)
     n_y, n_x = shape
@@ -488,14 +481,13 @@ def predict(
         result = result[0]
     dims = ("time", y_dim, x_dim) if has_time else (y_dim, x_dim)
     ssm = xr.DataArray(result, dims=dims, coords=_output_coords(std, dims), name="ssm")
-    card = getattr(loaded, "card", None)
     ssm.attrs = {
         "units": "m3 m-3",
         "standard_name": "volume_fraction_of_condensed_water_in_soil",
         "long_name": "surface soil moisture (0-5 cm)",
         "model": ref.name,
         "model_sha256": ref.sha256,
-        "model_trained": str(bool(card.trained)) if card else "unknown",
+        "model_trained": str(loaded.card.trained),
         "tiling": f"tile {plan.tile}, overlap {plan.overlap}, halo {plan.context} px",
     }
     ssm = carry_georeferencing(ssm, std)

@@ -2,19 +2,24 @@
 
 A model is two files: ``NAME.safetensors`` (the state dict; safetensors never
 runs code when loaded, unlike a pickle) and ``NAME.json``, its
-:class:`ModelCard`: configuration, band order, normalisation statistics (in
-the configuration), modalities, tile and halo, training data, metrics,
-licence, version and the weights' sha256. Loading checks the hash and loads
-the state dict strictly, so a model is either exactly what its card says or
-refused.
+:class:`ModelCard` (:mod:`xsoilmoist.model_card`): configuration, band
+order, normalisation statistics (in the configuration), modalities, tile and
+halo, training data and ranges, metrics, licence, version and the weights'
+sha256. The two files vouch for each other: the card holds the weights'
+sha256, the weights' metadata the card's (``card_sha256``, over the card
+without its own ``sha256`` field). Loading reads the card within a size limit,
+checks it against its schema, checks both hashes and every tensor's shape
+before anything is allocated, and loads the state dict strictly: a model is
+either exactly what its card says or refused.
 
 Named models come from a registry (``xsoilmoist/registry/models.json``, or
 the file named by ``XSOILMOIST_MODEL_REGISTRY``) through pooch: every file
-with its sha256, downloaded from ``XSOILMOIST_MODELS_URL`` (default
-:data:`DEFAULT_MODELS_URL`; a ``file://`` folder works) into
-``pooch.os_cache("xsoilmoist")/models`` (or ``XSOILMOIST_MODELS_DIR``), under
-cache names that carry the model name and hash. The default model ships
-inside the package (``xsoilmoist/pretrained/``) so it loads offline.
+with its sha256, downloaded from ``XSOILMOIST_MODELS_URL`` (a ``file://``
+folder works; there is no public download location yet, so it has no
+default) into ``pooch.os_cache("xsoilmoist")/models`` (or
+``XSOILMOIST_MODELS_DIR``), under cache names made of the model name and
+hash only, so a registry cannot write outside the cache. The default model
+ships inside the package (``xsoilmoist/pretrained/``) so it loads offline.
 
 torch is imported only when a model is loaded or saved.
 """
@@ -25,6 +30,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from datetime import date
@@ -36,10 +42,18 @@ import pooch
 
 from xsoilmoist.downloads import downloader_for
 from xsoilmoist.errors import (
+    ModelCardError,
     ModelError,
     ModelIntegrityError,
     ModelNotAvailableError,
     ModelWarning,
+)
+from xsoilmoist.model_card import (
+    DEFAULT_HALO,
+    DEFAULT_TILE,
+    MAX_PARAMETERS,
+    ModelCard,
+    read_card,
 )
 
 if TYPE_CHECKING:
@@ -47,10 +61,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CACHE_DIR_ENV",
-    "DEFAULT_MODELS_URL",
+    "DEFAULT_HALO",
+    "DEFAULT_TILE",
     "MODELS_URL_ENV",
     "REGISTRY_ENV",
     "ModelCard",
+    "ModelCardError",
     "ModelError",
     "ModelIntegrityError",
     "ModelNotAvailableError",
@@ -65,108 +81,33 @@ __all__ = [
     "save_model",
 ]
 
-#: Environment variable overriding the base URL the registry downloads from.
+#: Environment variable naming the base URL (or ``file://`` folder) registered models
+#: are downloaded from. It has no default: no public location hosts models yet.
 MODELS_URL_ENV = "XSOILMOIST_MODELS_URL"
 #: Environment variable overriding the model cache folder.
 CACHE_DIR_ENV = "XSOILMOIST_MODELS_DIR"
 #: Environment variable naming another registry file (JSON, same format).
 REGISTRY_ENV = "XSOILMOIST_MODEL_REGISTRY"
-#: Where published models are downloaded from.
-DEFAULT_MODELS_URL = "https://github.com/xsoilmoist/xsoilmoist-models/releases/download/v1/"
 #: Name of the model bundled with the package.
 DEFAULT_MODEL = "default"
-#: Tiled-inference defaults of a model card, and of models without one.
-DEFAULT_TILE, DEFAULT_HALO = 256, 32
+#: Key of the card's hash (:meth:`ModelCard.digest`) in the weights file's metadata.
+CARD_DIGEST_KEY = "card_sha256"
 
 _PACKAGED_REGISTRY = Path(__file__).parent / "registry" / "models.json"
-_CARD_SCHEMA = 1
-
-
-@dataclass
-class ModelCard:
-    """Everything needed to use a set of weights correctly, travelling with them as JSON.
-
-    Attributes
-    ----------
-    name
-        Model name (also the registry name).
-    config
-        The network configuration (:meth:`SSMNetConfig.to_dict`): sizes, band
-        order, metadata order, per-band normalisation mean and std, output bound.
-    trained
-        Whether the weights were trained. Untrained weights load with a warning
-        and are never presented as a trained model.
-    description
-        One paragraph: what the model is for and what it was trained on.
-    required_modalities, optional_modalities
-        Modalities the model needs, and those it can do without.
-    tile, halo
-        Tile size and halo (pixels) for tiled inference.
-    training
-        Training data and procedure (free-form, JSON-able).
-    metrics
-        Evaluation metrics (JSON-able), with what they were measured on.
-    license
-        Licence of the weights.
-    version
-        Version of these weights.
-    xsoilmoist_version
-        Version of xsoilmoist that wrote the card.
-    created
-        ISO date the card was written.
-    sha256
-        sha256 of the ``.safetensors`` file (filled in by :func:`save_model`).
-    """
-
-    name: str
-    config: dict[str, Any]
-    trained: bool
-    description: str = ""
-    required_modalities: list[str] = field(default_factory=lambda: ["sar_c"])
-    optional_modalities: list[str] = field(default_factory=list)
-    tile: int = DEFAULT_TILE
-    halo: int = DEFAULT_HALO
-    training: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, Any] = field(default_factory=dict)
-    license: str = "Apache-2.0"
-    version: str = "0"
-    xsoilmoist_version: str = ""
-    created: str = ""
-    sha256: str = ""
-    schema: int = _CARD_SCHEMA
-
-    @property
-    def bands(self) -> list[str]:
-        """Input bands in model order (from the configuration)."""
-        return [band for group in self.config["modalities"].values() for band in group]
-
-    def to_json(self) -> str:
-        """The card as indented JSON."""
-        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=False) + "\n"
-
-    @classmethod
-    def from_json(cls, text: str, source: str = "model card") -> ModelCard:
-        """Parse a card, with a clear error for malformed or foreign JSON."""
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise ModelIntegrityError(f"{source} is not valid JSON: {err}") from None
-        known = {f.name for f in dataclasses.fields(cls)}
-        missing = {"name", "config", "trained"} - set(data)
-        if missing or not isinstance(data, dict):
-            raise ModelError(f"{source} lacks the fields {sorted(missing)}; is it a model card?")
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ModelError(
-                f"{source} has unknown fields {unknown}; it may come from a newer xsoilmoist "
-                "(upgrade xsoilmoist)"
-            )
-        return cls(**data)
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+_SAFE_SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,199}")
 
 
 @dataclass(frozen=True)
 class RegisteredModel:
-    """A registry entry: the files of one named model and a summary for listings."""
+    """A registry entry: the files of one named model and a summary for listings.
+
+    Checked when built: ``name`` is a plain file name (letters, digits, ``.``,
+    ``_``, ``-``), ``weights`` and ``card`` are relative paths under the base
+    URL without ``..``, and the hashes are 64 hex digits, so a registry can
+    neither escape the cache folder nor the download location.
+    """
 
     name: str
     weights: str
@@ -176,10 +117,44 @@ class RegisteredModel:
     size: int = 0
     summary: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        problems = _entry_problems(self)
+        if problems:
+            raise ModelError(
+                f"registry entry {self.name!r} is refused: " + "; ".join(problems) + ". Fix the "
+                f"registry file ({_registry_path()})"
+            )
+
     @property
     def cache_stem(self) -> str:
         """Cache file stem: the name and hash, so two models can never be confused."""
         return f"{self.name}-{self.weights_sha256[:16]}"
+
+
+def _entry_problems(entry: RegisteredModel) -> list[str]:
+    problems = []
+    if not isinstance(entry.name, str) or not _SAFE_NAME.fullmatch(entry.name):
+        problems.append(
+            "its name must be a plain file name (letters, digits, '.', '_', '-'; at most 100 "
+            "characters, not starting with '.')"
+        )
+    for key in ("weights_sha256", "card_sha256"):
+        value = getattr(entry, key)
+        if not isinstance(value, str) or not _SHA256.fullmatch(value):
+            problems.append(f"{key} must be 64 lowercase hex digits, got {str(value)[:80]!r}")
+    for key in ("weights", "card"):
+        value = getattr(entry, key)
+        segments = value.split("/") if isinstance(value, str) else [""]
+        if not all(_SAFE_SEGMENT.fullmatch(part) for part in segments):
+            problems.append(
+                f"{key} must be a relative path under the base URL (no '..', no leading '/' or "
+                f"'.'), got {str(value)[:80]!r}"
+            )
+    if not isinstance(entry.size, int) or isinstance(entry.size, bool) or entry.size < 0:
+        problems.append(f"size must be a number of bytes, got {entry.size!r}")
+    if not isinstance(entry.summary, dict):
+        problems.append("summary must be an object")
+    return problems
 
 
 def file_sha256(path: str | Path) -> str:
@@ -203,7 +178,9 @@ def save_model(model: SSMNet, path: str | Path, card: ModelCard) -> tuple[Path, 
     """Write ``model`` as ``PATH.safetensors`` plus its card ``PATH.json``.
 
     The card's ``config`` is replaced by the model's own configuration, and
-    ``sha256``, ``xsoilmoist_version`` and ``created`` are filled in.
+    ``sha256``, ``xsoilmoist_version`` and ``created`` are filled in. The
+    weights file's metadata holds the card's hash (``card_sha256``), the card
+    the weights' sha256: neither file can be changed without the other.
 
     Parameters
     ----------
@@ -235,17 +212,103 @@ def save_model(model: SSMNet, path: str | Path, card: ModelCard) -> tuple[Path, 
         path = path.with_suffix("")
     path.parent.mkdir(parents=True, exist_ok=True)
     weights_path, card_path = path.with_suffix(".safetensors"), path.with_suffix(".json")
-    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    save_file(state, weights_path, metadata={"format": "pt", "model": card.name})
     card = dataclasses.replace(
         card,
         config=model.config.to_dict(),
-        sha256=file_sha256(weights_path),
+        sha256="",
         xsoilmoist_version=__version__,
         created=card.created or date.today().isoformat(),
     )
-    card_path.write_text(card.to_json())
+    metadata = {"format": "pt", "model": card.name, CARD_DIGEST_KEY: card.digest()}
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    save_file(state, weights_path, metadata=metadata)
+    card = dataclasses.replace(card, sha256=file_sha256(weights_path))
+    card_path.write_text(card.to_json(), encoding="utf-8")
     return weights_path, card_path
+
+
+def _read_header(weights_path: Path) -> tuple[dict[str, str], dict[str, tuple[int, ...]]]:
+    """The metadata and tensor shapes of a safetensors file, without reading its tensors."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(weights_path, framework="pt") as stream:
+            shapes = {key: tuple(stream.get_slice(key).get_shape()) for key in stream.keys()}
+            return dict(stream.metadata() or {}), shapes
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ModelIntegrityError(
+            f"{weights_path} is not a readable safetensors file ({err}); the file is corrupt or "
+            "not a model: download it again or re-save it with xsoilmoist.weights.save_model"
+        ) from None
+
+
+def _check_hashes(weights_path: Path, card_path: Path, card: ModelCard) -> dict[str, tuple]:
+    """The weights' sha256 against the card, the card's against the weights' metadata.
+
+    Returns the tensor shapes of the weights file (read from its header only).
+    """
+    if not card.sha256:
+        raise ModelIntegrityError(
+            f"model card {card_path} has no sha256 of its weights, so they cannot be checked; "
+            "write models with xsoilmoist.weights.save_model"
+        )
+    found = file_sha256(weights_path)
+    if found != card.sha256:
+        raise ModelIntegrityError(
+            f"{weights_path} has sha256 {found}, but its card {card_path} expects {card.sha256}; "
+            "the file was modified or truncated: download it again (delete the cached copy)"
+        )
+    metadata, shapes = _read_header(weights_path)
+    recorded = metadata.get(CARD_DIGEST_KEY)
+    if recorded is None:
+        warnings.warn(
+            f"{weights_path} was written before model cards were hashed, so its card "
+            f"{card_path} is not covered by the integrity check; re-save the model with "
+            "xsoilmoist.weights.save_model",
+            ModelWarning,
+            stacklevel=4,
+        )
+    elif recorded != card.digest():
+        raise ModelIntegrityError(
+            f"model card {card_path} was modified: its hash {card.digest()} is not the "
+            f"{recorded} recorded in {weights_path}. Nothing was loaded; use the card that was "
+            "saved with these weights (download both again)"
+        )
+    return shapes
+
+
+def _expected_shapes(config, card_path: Path) -> dict[str, tuple[int, ...]]:
+    """Tensor shapes of the network ``config`` describes, built without memory (meta device)."""
+    import torch
+
+    from xsoilmoist.model import SSMNet
+
+    with torch.device("meta"):
+        shapes = {k: tuple(v.shape) for k, v in SSMNet(config).state_dict().items()}
+    n_parameters = sum(int(torch.Size(shape).numel()) for shape in shapes.values())
+    if n_parameters > MAX_PARAMETERS:
+        raise ModelCardError(
+            f"model card {card_path} describes a network of {n_parameters:,} parameters, more "
+            f"than the {MAX_PARAMETERS:,} xsoilmoist loads; nothing was allocated. The card is "
+            "not the one saved with these weights, or the model is not meant for xsoilmoist"
+        )
+    return shapes
+
+
+def _shape_problems(expected: dict[str, tuple], found: dict[str, tuple]) -> str:
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    shapes = [
+        f"{k}: file {found[k]}, card {shape}"
+        for k, shape in expected.items()
+        if k in found and found[k] != shape
+    ]
+    parts = (
+        f"missing {missing[:5]}{' ...' if len(missing) > 5 else ''}" if missing else "",
+        f"unexpected {unexpected[:5]}{' ...' if len(unexpected) > 5 else ''}" if unexpected else "",
+        f"shape mismatches {shapes[:3]}" if shapes else "",
+    )
+    return "; ".join(part for part in parts if part)
 
 
 def _read_state_dict(weights_path: Path):
@@ -262,50 +325,28 @@ def _read_state_dict(weights_path: Path):
 
 
 def _build_from_files(weights_path: Path, card_path: Path) -> SSMNet:
-    """Verify the hash, build the network from the card and load the weights strictly."""
+    """Check the card, both hashes and every shape, then build the network and load strictly."""
+    from xsoilmoist.errors import InputError
     from xsoilmoist.model import SSMNet, SSMNetConfig
 
-    card = ModelCard.from_json(card_path.read_text(), source=str(card_path))
-    found = file_sha256(weights_path)
-    if card.sha256 and found != card.sha256:
-        raise ModelIntegrityError(
-            f"{weights_path} has sha256 {found}, but its card {card_path} expects {card.sha256}; "
-            "the file was modified or truncated: download it again (delete the cached copy)"
-        )
+    card = read_card(card_path)
+    found = _check_hashes(weights_path, card_path, card)
     try:
         config = SSMNetConfig.from_dict(card.config)
-    except (TypeError, ValueError) as err:
-        raise ModelError(f"model card {card_path} has an invalid configuration: {err}") from None
-    model = SSMNet(config)
-    state = _read_state_dict(weights_path)
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    shapes = [
-        f"{k}: file {tuple(state[k].shape)}, card {tuple(v.shape)}"
-        for k, v in expected.items()
-        if k in state and tuple(state[k].shape) != tuple(v.shape)
-    ]
-    if missing or unexpected or shapes:
-        details = "; ".join(
-            part
-            for part in (
-                f"missing {missing[:5]}{' ...' if len(missing) > 5 else ''}" if missing else "",
-                f"unexpected {unexpected[:5]}{' ...' if len(unexpected) > 5 else ''}"
-                if unexpected
-                else "",
-                f"shape mismatches {shapes[:3]}" if shapes else "",
-            )
-            if part
-        )
+    except (InputError, TypeError, ValueError) as err:
+        raise ModelCardError(
+            f"model card {card_path} has an invalid configuration: {err}"
+        ) from None
+    problems = _shape_problems(_expected_shapes(config, card_path), found)
+    if problems:
         raise ModelError(
             f"the weights in {weights_path} do not match the configuration of {card_path} "
-            f"({config.name!r}): {details}. Nothing was loaded; use the card that was saved with "
-            "these weights"
+            f"({config.name!r}): {problems}. Nothing was loaded; use the card that was saved "
+            "with these weights"
         )
-    model.load_state_dict(state, strict=True)
+    model = SSMNet(config, card=card)
+    model.load_state_dict(_read_state_dict(weights_path), strict=True)
     model.eval()
-    model.card = card
     if not card.trained:
         warnings.warn(
             f"model {card.name!r} has untrained weights (card says trained=false): its "
@@ -339,8 +380,32 @@ def _registry_path() -> Path:
     return Path(os.environ.get(REGISTRY_ENV, _PACKAGED_REGISTRY))
 
 
+def _read_registry(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        raise ModelError(f"model registry {path} not found (check ${REGISTRY_ENV})") from None
+    except UnicodeDecodeError as err:
+        raise ModelError(f"model registry {path} is not UTF-8 text ({err.reason})") from None
+    except json.JSONDecodeError as err:
+        raise ModelError(f"model registry {path} is not valid JSON: {err}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("models"), dict):
+        raise ModelError(
+            f'model registry {path} has no "models" object; a registry is '
+            '{"models": {NAME: {"weights": ..., "weights_sha256": ..., "card": ..., '
+            '"card_sha256": ...}}} (check $' + REGISTRY_ENV + ")"
+        )
+    return data["models"]
+
+
 def model_registry() -> dict[str, RegisteredModel]:
-    """The registered models, read from the registry file.
+    """The registered models, read from the registry file and checked.
+
+    Raises
+    ------
+    ModelError
+        A registry that is missing, not UTF-8 JSON, without a ``"models"``
+        object, or with an entry whose name, paths or hashes are not safe.
 
     Examples
     --------
@@ -348,62 +413,90 @@ def model_registry() -> dict[str, RegisteredModel]:
     True
     """
     path = _registry_path()
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ModelError(f"model registry {path} not found (check ${REGISTRY_ENV})") from None
-    except json.JSONDecodeError as err:
-        raise ModelError(f"model registry {path} is not valid JSON: {err}") from None
-    return {name: RegisteredModel(name=name, **entry) for name, entry in data["models"].items()}
-
-
-def _models_pooch(entry: RegisteredModel) -> pooch.Pooch:
-    base_url = os.environ.get(MODELS_URL_ENV, DEFAULT_MODELS_URL)
-    if not base_url.endswith("/"):
-        base_url += "/"
-    names = {
-        f"{entry.cache_stem}.safetensors": (entry.weights, entry.weights_sha256),
-        f"{entry.cache_stem}.json": (entry.card, entry.card_sha256),
-    }
-    registry = pooch.create(
-        path=pooch.os_cache("xsoilmoist") / "models",
-        base_url=base_url,
-        env=CACHE_DIR_ENV,
-        registry={key: f"sha256:{sha}" for key, (_, sha) in names.items()},
-        urls={key: base_url + remote for key, (remote, _) in names.items()},
-        retry_if_failed=0 if base_url.startswith("file://") else 2,
-    )
+    registry = {}
+    for name, entry in _read_registry(path).items():
+        fields = {f.name for f in dataclasses.fields(RegisteredModel)} - {"name"}
+        if not isinstance(entry, dict) or set(entry) - fields or "weights" not in entry:
+            raise ModelError(
+                f"model registry {path}: entry {name!r} must be an object with the fields "
+                f"{sorted(fields)}"
+            )
+        try:
+            registry[name] = RegisteredModel(name=name, **entry)
+        except TypeError as err:
+            raise ModelError(f"model registry {path}: entry {name!r}: {err}") from None
     return registry
 
 
+def _cache_dir() -> Path:
+    return Path(os.environ.get(CACHE_DIR_ENV) or pooch.os_cache("xsoilmoist") / "models")
+
+
+def _cached_file(entry: RegisteredModel, suffix: str) -> Path:
+    """The cache file of ``entry`` (a plain name inside the cache folder, checked)."""
+    folder = _cache_dir().resolve()
+    path = (folder / f"{entry.cache_stem}{suffix}").resolve()
+    if path.parent != folder:  # unreachable for a checked entry; a last guard
+        raise ModelError(f"model {entry.name!r} would be cached outside {folder}; refused")
+    return path
+
+
+def _models_url(entry: RegisteredModel) -> str:
+    base_url = os.environ.get(MODELS_URL_ENV, "")
+    if not base_url:
+        raise ModelNotAvailableError(
+            f"model {entry.name!r} is in the registry ({_registry_path()}) but not in the cache "
+            f"({_cache_dir()}), and no download location is set: xsoilmoist has no public "
+            f"model server yet. Set ${MODELS_URL_ENV} to the URL or file:// folder holding "
+            f"{entry.weights!r} and {entry.card!r}, or load a local copy with "
+            "load_model('path/to/model.safetensors')"
+        )
+    return base_url if base_url.endswith("/") else base_url + "/"
+
+
+def _fetch(entry: RegisteredModel, suffix: str, remote: str, sha256: str) -> Path:
+    """One file of ``entry`` in the cache, downloaded and verified by pooch if needed."""
+    cached = _cached_file(entry, suffix)
+    if cached.is_file() and file_sha256(cached) == sha256:
+        return cached
+    url = _models_url(entry) + remote
+    try:
+        return Path(
+            pooch.retrieve(
+                url,
+                known_hash=f"sha256:{sha256}",
+                fname=cached.name,
+                path=cached.parent,
+                downloader=downloader_for(url),
+                progressbar=False,
+            )
+        )
+    except ValueError as err:  # pooch: hash mismatch; the download is not kept
+        raise ModelIntegrityError(
+            f"download of model {entry.name!r} from {url} was refused: {err}. The file on "
+            "the server is not the registered one; nothing was cached"
+        ) from None
+    except OSError as err:  # requests' connection errors, missing file:// files
+        raise ModelNotAvailableError(
+            f"could not download model {entry.name!r} from {url} ({type(err).__name__}: "
+            f"{err}). Set ${MODELS_URL_ENV} to a reachable mirror (a file:// folder works), "
+            "or load a local copy with load_model('path/to/model.safetensors'); cached "
+            f"models live in {cached.parent}"
+        ) from None
+
+
 def _fetch_registered(entry: RegisteredModel) -> tuple[Path, Path]:
-    registry = _models_pooch(entry)
-    paths = []
-    for suffix in (".safetensors", ".json"):
-        key = f"{entry.cache_stem}{suffix}"
-        url = registry.get_url(key)
-        try:
-            paths.append(Path(registry.fetch(key, downloader=downloader_for(url))))
-        except ValueError as err:  # pooch: hash mismatch; the download is not kept
-            raise ModelIntegrityError(
-                f"download of model {entry.name!r} from {url} was refused: {err}. The file on "
-                "the server is not the registered one; nothing was cached"
-            ) from None
-        except OSError as err:  # requests' connection errors, missing file:// files
-            raise ModelNotAvailableError(
-                f"could not download model {entry.name!r} from {url} ({type(err).__name__}: "
-                f"{err}). Set ${MODELS_URL_ENV} to a reachable mirror (a file:// folder works), "
-                "or load a local copy with load_model('path/to/model.safetensors'); cached "
-                f"models live in {registry.abspath}"
-            ) from None
-    return paths[0], paths[1]
+    """The cached (weights, card) of ``entry``; the card first, checked, before the weights."""
+    card_path = _fetch(entry, ".json", entry.card, entry.card_sha256)
+    read_card(card_path)
+    weights_path = _fetch(entry, ".safetensors", entry.weights, entry.weights_sha256)
+    return weights_path, card_path
 
 
 def is_cached(entry: RegisteredModel) -> bool:
     """Whether both files of a registered model are in the cache with the right hashes."""
-    registry = _models_pooch(entry)
     for suffix, sha in ((".safetensors", entry.weights_sha256), (".json", entry.card_sha256)):
-        path = Path(registry.abspath) / f"{entry.cache_stem}{suffix}"
+        path = _cached_file(entry, suffix)
         if not path.is_file() or file_sha256(path) != sha:
             return False
     return True
@@ -440,7 +533,7 @@ def describe_models() -> list[dict[str, Any]]:
     for name in available_models():
         bundled = _bundled_files(name)
         if bundled is not None:
-            card = ModelCard.from_json(bundled[1].read_text(), source=str(bundled[1]))
+            card = read_card(bundled[1])
             summary = {
                 "config": card.config.get("name", ""),
                 "modalities": card.required_modalities + card.optional_modalities,
@@ -496,8 +589,7 @@ def load_card(name_or_path: str | Path = DEFAULT_MODEL) -> ModelCard:
     >>> load_card("path/to/mymodel.safetensors").sha256  # doctest: +SKIP
     '53e77f80...'
     """
-    card_path = _model_files(name_or_path)[1]
-    return ModelCard.from_json(card_path.read_text(), source=str(card_path))
+    return read_card(_model_files(name_or_path)[1])
 
 
 def load_model(name_or_path: str | Path = DEFAULT_MODEL) -> SSMNet:

@@ -49,7 +49,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from xsoilmoist.errors import InputError, InputTypeError
+from xsoilmoist.errors import InputError, InputTypeError, ModelCardError
 from xsoilmoist.model.blocks import (
     DOWNSAMPLE_STRIDE,
     DWCONV_KERNEL,
@@ -67,6 +67,7 @@ from xsoilmoist.model.blocks import (
     zero_invalid,
 )
 from xsoilmoist.model.fusion import MetadataFiLM, SEModalityFusion
+from xsoilmoist.model_card import ModelCard, default_card
 
 #: Default modality groups and their canonical bands, in the model's input order.
 MODALITY_BANDS: dict[str, tuple[str, ...]] = {
@@ -427,8 +428,27 @@ def _init_weights(module: nn.Module) -> None:
             nn.init.zeros_(module.bias)
 
 
+def _card_for(config: SSMNetConfig, card: ModelCard | None) -> ModelCard:
+    """``card`` checked against ``config``, or the default card of a cardless network."""
+    if card is None:
+        return default_card(config.to_dict())
+    if not isinstance(card, ModelCard):
+        raise InputTypeError(f"card must be a ModelCard, got {type(card).__name__}")
+    if card.config and SSMNetConfig.from_dict(card.config) != config:
+        raise ModelCardError(
+            f"the configuration in model card {card.name!r} is not the network's "
+            f"({config.name!r}); build the network from the card's configuration"
+        )
+    return card
+
+
 class SSMNet(nn.Module):
     """Masked ConvNeXt V2 U-Net mapping multimodal rasters to soil moisture (m3/m3).
+
+    Built as ``SSMNet(config, card=None)``: the network owns its model card
+    (``model.card``, with the tiling defaults, modalities and training ranges);
+    without one it gets :func:`~xsoilmoist.model_card.default_card`. A card
+    whose configuration is not ``config`` is refused.
 
     Call ``model(x, meta)``:
 
@@ -471,9 +491,12 @@ class SSMNet(nn.Module):
     torch.Size([1, 1, 40, 50])
     """
 
-    def __init__(self, config: SSMNetConfig) -> None:
+    def __init__(self, config: SSMNetConfig, card: ModelCard | None = None) -> None:
         super().__init__()
         self.config = config
+        #: The model card (:class:`~xsoilmoist.model_card.ModelCard`): tiling, modalities,
+        #: training ranges. A network built without one gets ``default_card(config)``.
+        self.card = _card_for(config, card)
         dims, depths = config.dims, config.depths
         n_modalities = len(config.modalities)
         mean = torch.tensor(config.band_mean, dtype=torch.float64)

@@ -26,6 +26,7 @@ from torch import Tensor
 
 from xsoilmoist.errors import InputError, InputTypeError
 from xsoilmoist.model import SSMNet, SSMNetConfig
+from xsoilmoist.model_card import default_card
 from xsoilmoist.training.losses import footprint_mean_loss, station_loss
 from xsoilmoist.training.patches import PatchBatch, PatchSampler, drop_modalities
 from xsoilmoist.training.progress import ProgressLine
@@ -118,8 +119,7 @@ def _starting_model(
                 "prepare the scenes with prepare_scene(ds, model)"
             )
     trained = copy.deepcopy(model)
-    if hasattr(trained, "card"):  # its sha256 and metrics describe the weights before training
-        del trained.card
+    trained.card = default_card(trained.config.to_dict())  # the old hash and metrics will not hold
     return trained
 
 
@@ -222,6 +222,7 @@ def _train(
     line.close()
     if best_state is not None:
         model.load_state_dict(best_state)
+    model.card = default_card(model.config.to_dict(), trained=True)
     result.model = model.eval()
     result.seconds = time.perf_counter() - start
     return result
