@@ -1,4 +1,7 @@
+import warnings
+
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 from helpers import raise_if_dask_computes
@@ -7,6 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from xsoilmoist import metrics
+from xsoilmoist.errors import InputWarning
 
 PRED = np.array([0.10, 0.25, 0.30, 0.40])
 OBS = np.array([0.12, 0.20, 0.35, 0.33])
@@ -26,6 +30,7 @@ def test_hand_computed_values():
     assert float(metrics.r2(p, o)) == pytest.approx(r2)
 
 
+@pytest.mark.filterwarnings("ignore::xsoilmoist.errors.InputWarning")  # constant obs: r is NaN
 @settings(max_examples=50, deadline=None)
 @given(
     arrays(np.float64, st.integers(2, 40), elements=st.floats(0, 0.6)),
@@ -82,3 +87,107 @@ def test_unknown_dim_is_an_error():
 def test_summary_carries_units():
     p = xr.DataArray([0.1, 0.2], attrs={"units": "m3 m-3"})
     assert metrics.summary(p, xr.DataArray([0.1, 0.3])).rmse.attrs["units"] == "m3 m-3"
+
+
+def test_pearson_r_of_a_constant_prediction_is_nan_with_a_reason():
+    obs = xr.DataArray([0.12, 0.20, 0.35, 0.33, 0.18])
+    constant = xr.DataArray([0.1] * 5)  # its float mean is not exactly 0.1: r was +-1
+    with pytest.warns(InputWarning, match=r"pearson_r is undefined .* constant .* 1 of 1 series"):
+        r = metrics.pearson_r(constant, obs)
+    assert np.isnan(float(r))
+    with pytest.warns(InputWarning, match="r2 is undefined where the observation is constant"):
+        assert np.isnan(float(metrics.r2(obs, constant)))
+    two = xr.DataArray(np.stack([PRED, [0.3] * 4]), dims=("station", "time"))
+    with pytest.warns(InputWarning, match="1 of 2 series"):
+        r = metrics.pearson_r(two, xr.DataArray(np.stack([OBS, OBS]), dims=two.dims), dim="time")
+    assert r.values[0] == pytest.approx(np.corrcoef(PRED, OBS)[0, 1]) and np.isnan(r.values[1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        metrics.pearson_r(xr.DataArray(PRED), xr.DataArray(OBS))  # no warning when defined
+
+
+def _noisy(n: int, seed: int) -> tuple[xr.DataArray, xr.DataArray]:
+    rng = np.random.default_rng(seed)
+    obs = rng.uniform(0.1, 0.4, n)
+    return xr.DataArray(obs + 0.01 + rng.normal(0, 0.03, n)), xr.DataArray(obs)
+
+
+def test_bootstrap_intervals_contain_the_estimate_and_narrow_with_n():
+    names = ["r2", "rmse", "mae", "bias", "ubrmse", "pearson_r"]
+    widths = {}
+    for n in (50, 800):
+        pred, obs = _noisy(n, seed=3)
+        s = metrics.summary(pred, obs, ci=0.95, n_boot=500, seed=1)
+        for name in names:
+            lower, upper = float(s[f"{name}_ci_lower"]), float(s[f"{name}_ci_upper"])
+            assert lower < float(s[name]) < upper, name
+        widths[n] = {m: float(s[f"{m}_ci_upper"] - s[f"{m}_ci_lower"]) for m in names}
+        assert s.attrs["ci"] == 0.95 and s.attrs["n_boot"] == 500
+    for name in names:  # the width shrinks as 1/sqrt(n): 4 times from 50 to 800 pairs
+        assert 2.5 < widths[50][name] / widths[800][name] < 6.5, name
+    # the bias interval is mean +- 1.96 standard errors, as the normal theory gives
+    pred, obs = _noisy(800, seed=3)
+    error = (pred - obs).values
+    half = 1.96 * error.std(ddof=1) / np.sqrt(error.size)
+    assert widths[800]["bias"] == pytest.approx(2 * half, rel=0.15)
+
+
+def test_bootstrap_is_seeded_and_independent_of_chunking():
+    rng = np.random.default_rng(5)
+    obs = xr.DataArray(rng.uniform(0.1, 0.4, (4, 60)), dims=("station", "time"))
+    pred = obs + rng.normal(0, 0.03, obs.shape)
+    pred[1, :55] = np.nan  # 5 valid pairs: too few for an interval
+    eager = metrics.bootstrap_ci(pred, obs, dim="time", seed=7)
+    with raise_if_dask_computes():
+        lazy = metrics.bootstrap_ci(pred.chunk({"station": 1}), obs, dim="time", seed=7)
+    xr.testing.assert_allclose(lazy.compute(), eager)
+    assert np.isnan(eager["rmse_ci_lower"].values[1])
+    assert np.isfinite(eager["rmse_ci_lower"].values[[0, 2, 3]]).all()
+    other = metrics.bootstrap_ci(pred, obs, dim="time", seed=8)
+    assert not np.allclose(other["rmse_ci_lower"].values[0], eager["rmse_ci_lower"].values[0])
+    with pytest.raises(ValueError, match="ci must be a confidence level"):
+        metrics.summary(pred, obs, ci=95)
+    with pytest.raises(ValueError, match="unknown metrics"):
+        metrics.bootstrap_ci(pred, obs, metrics=["nse"])
+
+
+def _daily(values, start="2018-01-01") -> xr.DataArray:
+    time = pd.date_range(start, periods=len(values), freq="D")
+    return xr.DataArray(np.asarray(values, dtype=float), dims="time", coords={"time": time})
+
+
+def test_anomalies_as_pytesmo_computes_them():
+    x = _daily([1.0, 2.0, np.nan, 4.0, 2.0, 1.0])
+    # centred window of 3 days (values within 1.5 days); NaN stays NaN
+    expected = [1.0 - 1.5, 2.0 - 1.5, np.nan, 4.0 - 3.0, 2.0 - 7 / 3, 1.0 - 1.5]
+    np.testing.assert_allclose(metrics.anomaly(x, window=3).values, expected)
+    irregular = x.isel(time=[0, 1, 4, 5])  # 2 -> 5 Jan is 3 days: outside each other's window
+    np.testing.assert_allclose(metrics.anomaly(irregular, window=3), [-0.5, 0.5, 0.5, -0.5])
+    # a pure seasonal cycle has (nearly) no short-term anomalies, and none from its climatology
+    days = np.arange(3 * 365)
+    season = _daily(0.25 + 0.08 * np.sin(2 * np.pi * days / 365.25))
+    assert float(abs(metrics.anomaly(season).isel(time=slice(20, -20))).max()) < 0.002
+    clim = metrics.climatology(season)
+    assert clim.sizes == {"dayofyear": 366}
+    seasonal = metrics.anomaly(season, climatology=clim)
+    assert float(abs(seasonal).max()) < 0.01
+    assert int(metrics.climatology(_daily([0.2], "2019-03-01")).dayofyear[60]) == 61
+
+
+def test_anomaly_correlation_sees_through_a_seasonal_cycle():
+    rng = np.random.default_rng(0)
+    n = 3 * 365
+    short_term = np.zeros(n)
+    for i in range(1, n):  # wetting and drying with about five days of memory
+        short_term[i] = 0.8 * short_term[i - 1] + rng.normal(0, 0.01)
+    days = np.arange(n)
+    obs = _daily(0.25 + 0.08 * np.sin(2 * np.pi * days / 365.25) + short_term)
+    pred = obs + 0.1 * np.cos(2 * np.pi * days / 365.25)  # itself plus a seasonal cycle
+    s = metrics.summary(pred, obs, anomalies=True, ci=0.9, n_boot=200)
+    assert float(s.pearson_r) < 0.7
+    assert float(s.anomaly_r) > 0.99
+    assert float(s.seasonal_anomaly_r) > 0.99
+    assert s.anomaly_r_ci_lower < s.anomaly_r < s.anomaly_r_ci_upper
+    assert s.attrs["anomaly_window_days"] == 35.0
+    with pytest.raises(ValueError, match="anomalies need a datetime64 dim 'time'"):
+        metrics.summary(xr.DataArray(PRED), xr.DataArray(OBS), anomalies=True)
