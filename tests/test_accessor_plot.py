@@ -44,8 +44,8 @@ def test_dataset_and_dataarray_accessors_are_separate():
     da = ssm()
     assert isinstance(da.ssm, SSMDataArrayAccessor)
     assert isinstance(da.to_dataset().ssm, SSMAccessor)
-    assert hasattr(da.to_dataset().ssm, "predict") and not hasattr(da.ssm, "predict")
-    assert not hasattr(da.to_dataset().ssm, "scatter")
+    assert hasattr(da.to_dataset().ssm, "predict") and hasattr(da.ssm, "predict")
+    assert not hasattr(da.to_dataset().ssm, "scatter") and hasattr(da.ssm, "scatter")
 
 
 def test_plot_is_plot_map_with_its_keywords(tmp_path):

@@ -64,5 +64,6 @@ def test_valid_fraction_counts_nan_and_fill():
 def test_report_on_a_dataset_without_bands():
     ds = xr.Dataset({"foo": (("y", "x"), np.zeros((2, 2)))}, coords={"y": [0, 1], "x": [0, 1]})
     report = check(ds)
-    assert report.ok
+    assert not report.ok  # predict would refuse it: radar is required
     assert set(report.modalities.values()) == {"missing"}
+    assert any("needs modality 'sar_c', which is missing" in p for p in report.problems)

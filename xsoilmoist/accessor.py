@@ -1,8 +1,9 @@
 """The ``ds.ssm`` and ``da.ssm`` accessors: thin methods that delegate to the module functions.
 
 ``ds.ssm`` (on a Dataset) prepares inputs and predicts; ``da.ssm`` (on a
-DataArray, e.g. the predicted ``ssm``) plots. xarray keeps the two apart, so
-both can be called ``ssm``.
+DataArray) does the same for a band-dimension array such as stackstac's
+``(time, band, y, x)``, and plots a predicted ``ssm``. xarray keeps the two
+apart, so both can be called ``ssm``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ import xarray as xr
 
 from xsoilmoist import bands, encoding, inference, report
 from xsoilmoist import plot as plotting
+from xsoilmoist.assembly import dataset_from_band_array
+from xsoilmoist.catalogue import lookup_alias
+from xsoilmoist.errors import InputError
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -83,6 +87,7 @@ class SSMAccessor:
         progress: bool = False,
         date=None,
         rename: Mapping[str, str] | None = None,
+        processing_baseline: str | None = None,
     ) -> xr.DataArray:
         """Surface soil moisture for the scene; see :func:`xsoilmoist.predict`."""
         return inference.predict(
@@ -94,12 +99,19 @@ class SSMAccessor:
             progress=progress,
             date=date,
             rename=rename,
+            processing_baseline=processing_baseline,
         )
 
 
 @xr.register_dataarray_accessor("ssm")
 class SSMDataArrayAccessor:
-    """Soil-moisture plots on a DataArray, as ``da.ssm``; matplotlib loads on the first plot.
+    """Soil-moisture tools on a DataArray, as ``da.ssm``; matplotlib loads on the first plot.
+
+    On a band-dimension array (stackstac's ``(time, band, y, x)``, or
+    ``rioxarray.open_rasterio``'s ``(band, y, x)``), ``standardize``,
+    ``check`` and ``predict`` work as on the Dataset with one variable per
+    band (:func:`xsoilmoist.assembly.dataset_from_band_array`); on a
+    predicted ``ssm``, ``plot`` and ``scatter`` draw it.
 
     Examples
     --------
@@ -116,6 +128,43 @@ class SSMDataArrayAccessor:
 
     def __init__(self, da: xr.DataArray) -> None:
         self._da = da
+
+    def to_dataset(self, band_dim: str = "band") -> xr.Dataset:
+        """One variable per band of a band-dimension array; a named band array as is.
+
+        Raises
+        ------
+        InputError
+            For an array that has no ``band_dim`` dimension and is not named
+            after a band (e.g. ``VV``), naming both fixes.
+        """
+        if band_dim in self._da.dims:
+            return dataset_from_band_array(self._da, band_dim)
+        if self._da.name is not None and lookup_alias(str(self._da.name)) is not None:
+            return self._da.to_dataset()
+        raise InputError(
+            f"this DataArray (dims {self._da.dims}, name {self._da.name!r}) has no {band_dim!r} "
+            "dimension and is not named after a band: name it (da.rename('VV')) or stack its "
+            f"bands along a {band_dim!r} dimension"
+        )
+
+    def standardize(self, **options: Any) -> xr.Dataset:
+        """Canonical bands and units; see :func:`xsoilmoist.standardize` for ``options``."""
+        return bands.standardize(self.to_dataset(), **options)
+
+    def check(self, **options: Any) -> report.CheckReport:
+        """The input report; see :func:`xsoilmoist.report.check` for ``options``."""
+        return report.check(self.to_dataset(), **options)
+
+    def predict(self, model: str | Path | Any = "default", **options: Any) -> xr.DataArray:
+        """Surface soil moisture; see :func:`xsoilmoist.predict` for ``options``.
+
+        Examples
+        --------
+        >>> stack = stackstac.stack(items, assets=["vv", "vh"])  # doctest: +SKIP
+        >>> ssm = stack.ssm.predict()  # doctest: +SKIP
+        """
+        return inference.predict(self.to_dataset(), model, **options)
 
     def plot(
         self,

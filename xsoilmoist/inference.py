@@ -24,11 +24,19 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from xsoilmoist.bands import standardize
-from xsoilmoist.catalogue import MODALITY_BANDS, aliases_of
+from xsoilmoist.bands import plan_standardization, standardize
+from xsoilmoist.catalogue import MODALITY_BANDS
 from xsoilmoist.encoding import metadata_features
 from xsoilmoist.errors import InputError, InputTypeError, ModelError
-from xsoilmoist.grid import carry_georeferencing, spatial_dims
+from xsoilmoist.grid import carry_georeferencing, coordinate_step, spatial_dims
+from xsoilmoist.input_checks import (
+    ScenePlan,
+    guard,
+    inspect_metadata,
+    judge_counts,
+    value_counts,
+)
+from xsoilmoist.runtime import Runtime, plan_runtime, runner_held, tile_runner
 from xsoilmoist.tiling import TilingPlan, assemble_blocks, halo_blocks
 
 if TYPE_CHECKING:
@@ -162,6 +170,7 @@ def _predict_block(
     ref: ModelRef,
     plan: TilingPlan,
     batch_size: int,
+    runtime: Runtime,
 ) -> np.ndarray:
     """Stage 1: weighted tile predictions over one block and its halo.
 
@@ -171,8 +180,8 @@ def _predict_block(
     import torch
 
     torch.set_num_threads(_torch_threads())
-    model = _cached_model(ref)
-    meta_row = torch.from_numpy(np.ascontiguousarray(meta[t : t + 1], dtype=np.float32))
+    run = tile_runner(_cached_model(ref), ref, ref.sha256, runtime, plan.tile, batch_size)
+    meta_row = np.ascontiguousarray(meta[t : t + 1], dtype=np.float32)
     _, _, height, width = block.shape
     stride, tile = plan.stride, plan.tile
     ny, nx = (height - plan.overlap) // stride, (width - plan.overlap) // stride
@@ -188,9 +197,7 @@ def _predict_block(
     for start in range(0, len(origins), batch_size):
         batch = origins[start : start + batch_size]
         tiles = np.stack([block[0, :, y : y + tile, x : x + tile] for y, x in batch])
-        with torch.inference_mode():
-            pred = model(torch.from_numpy(tiles), meta_row.expand(len(batch), -1))
-        for (y, x), values in zip(batch, pred[:, 0].numpy(), strict=True):
+        for (y, x), values in zip(batch, run(tiles, meta_row), strict=True):
             valid = np.isfinite(values)
             weights = np.where(valid, window, 0.0)
             num[y : y + tile, x : x + tile] += np.where(valid, values, 0.0) * weights
@@ -246,23 +253,34 @@ def _block_tiles(plan: TilingPlan, n_y: int, n_x: int, n_t: int) -> int:
     return block_tiles
 
 
-def _missing_modality_error(missing: dict[str, list[str]], required: list[str]) -> ValueError:
-    lines = []
-    for modality, bands in missing.items():
-        names = "; ".join(f"{band}: {', '.join(aliases_of(band)[:6])}" for band in bands)
-        lines.append(f"  - {modality}: missing {bands} (accepted names: {names})")
-    return ValueError(
-        f"the model needs the modalities {required}, but these are missing or incomplete:\n"
-        + "\n".join(lines)
-        + "\nadd the bands (any accepted name, with units), or map your names with "
-        "rename={...}; ds.ssm.check() shows what was found"
+def _check_inputs(ds: xr.Dataset, model: SSMNet, plan, required: list[str]) -> None:
+    """The metadata rules of :mod:`xsoilmoist.input_checks`: raise errors, emit warnings."""
+    findings = inspect_metadata(
+        ds, plan, model.config.modalities, required, model.card.trained_months
     )
+    findings.raise_errors()
+    findings.emit_warnings(stacklevel=4)
+
+
+def scene_plan(std: xr.Dataset, model: SSMNet) -> ScenePlan:
+    """The value rules' view of ``std`` for ``model`` (bands it reads, trained ranges)."""
+    return ScenePlan.of(std, model.config.bands, model.card.input_ranges)
 
 
 def prepare_inputs(
-    ds: xr.Dataset, model: SSMNet, *, date=None, rename=None
+    ds: xr.Dataset,
+    model: SSMNet,
+    *,
+    date=None,
+    rename: Mapping[str, str] | None = None,
+    processing_baseline: str | None = None,
 ) -> tuple[xr.DataArray, np.ndarray, xr.Dataset]:
-    """Standardize ``ds`` and stack the model's bands; lazy on dask.
+    """Check and standardize ``ds`` and stack the model's bands; lazy on dask.
+
+    The input rules of :mod:`xsoilmoist.input_checks` run here, for
+    :func:`predict` and training alike: the metadata rules at once, the value
+    rules at once for data in memory (for dask data :func:`predict` runs them
+    when the result is computed).
 
     Returns
     -------
@@ -276,29 +294,29 @@ def prepare_inputs(
 
     Raises
     ------
-    ValueError
-        If a required modality is missing (listing the accepted names), or the
-        model wants bands the catalogue does not know.
+    InputError
+        If the input would give a wrong map (listing every reason and its
+        fix), or the model wants bands the catalogue does not know.
     """
     config = model.config
     card = getattr(model, "card", None)
     required = list(card.required_modalities) if card else [next(iter(config.modalities))]
-    std = standardize(ds, rename=rename)
     unknown = [b for b in config.bands if not any(b in names for names in MODALITY_BANDS.values())]
     if unknown:
         raise InputError(
             f"the model wants bands {unknown} that xsoilmoist does not know; the model's "
             "configuration does not fit this version of xsoilmoist"
         )
+    plan = plan_standardization(ds, rename=rename, processing_baseline=processing_baseline)
+    plan.raise_problems()
+    _check_inputs(ds, model, plan, required)
+    std = standardize(ds, rename=rename, processing_baseline=processing_baseline)
+    if not any(v.chunks is not None for v in std.data_vars.values()):
+        scene = scene_plan(std, model)
+        findings = judge_counts(np.asarray(value_counts(std, scene.bands, scene)), scene)
+        findings.raise_errors()
+        findings.emit_warnings(stacklevel=3)
     y_dim, x_dim = spatial_dims(std)
-    missing = {
-        modality: [b for b in bands if b not in std.data_vars]
-        for modality, bands in config.modalities.items()
-    }
-    missing = {m: b for m, b in missing.items() if b}
-    absent_required = {m: b for m, b in missing.items() if m in required}
-    if absent_required:
-        raise _missing_modality_error(absent_required, required)
     has_time = "time" in std.dims
     template_dims = ("time", y_dim, x_dim) if has_time else (y_dim, x_dim)
     sizes = tuple(std.sizes[d] for d in template_dims)
@@ -399,6 +417,10 @@ def predict(
     progress: bool = False,
     date=None,
     rename: Mapping[str, str] | None = None,
+    processing_baseline: str | None = None,
+    precision: str = "auto",
+    device: str = "auto",
+    compile: bool | None = None,
 ) -> xr.DataArray:
     """Surface soil moisture (m3/m3) for every pixel and time step of ``ds``.
 
@@ -431,21 +453,47 @@ def predict(
         cluster); the result is then in memory.
     date
         Acquisition date for scenes without a ``time`` coordinate.
-    rename
+    rename, processing_baseline
         Passed to :func:`xsoilmoist.standardize`.
+    precision
+        ``"float32"``, ``"bfloat16"`` (autocast: within 0.002 m3/m3 of float32
+        on average, 0.02 at most, tested) or ``"auto"``: bfloat16 on GPUs and,
+        compiled, on CPUs with native bfloat16 (AVX512-BF16/AMX), float32
+        elsewhere (:mod:`xsoilmoist.runtime`).
+    device
+        ``"auto"`` (the first CUDA GPU if torch sees one, else the CPU),
+        ``"cpu"``, ``"cuda"``, ``"cuda:1"`` ...
+    compile
+        Run the model compiled by :func:`torch.compile` (compiled code cached
+        on disk per torch version and model); ``None``: for scenes of at least
+        :data:`xsoilmoist.runtime.COMPILE_MIN_PIXELS` pixels (times time
+        steps), or when this process compiled it already. A failed compilation
+        falls back to eager with a ``ModelWarning``.
 
     Returns
     -------
     xarray.DataArray
         ``ssm`` float32 with the input's dims, coordinates and CRS; NaN where
-        no input is valid.
+        no input is valid. Either orientation of ``y`` gives the same map.
+        The ``runtime`` attribute says where and how the model ran.
 
     Raises
     ------
-    ValueError
-        Before any compute: missing required modalities (with accepted names),
-        no spatial dims, a tile too small for the halo, or bands the model
-        needs but the catalogue does not know.
+    InputError
+        For an input that would give a wrong map (the rules of
+        :mod:`xsoilmoist.input_checks`): before any compute for what the
+        metadata shows (coordinates that are not one regular grid, a missing
+        required modality, integer reflectance labelled ``"1"`` ...), and for
+        dask input when the result is computed for what needs the values (a
+        band with no valid pixel, backscatter above 0 dB over most of the
+        scene, a time step without SAR). Also for a tile too small for the
+        halo, or bands the model needs but the catalogue does not know.
+
+    Warns
+    -----
+    InputWarning
+        For a partial modality (ignored), a pixel size far from 10 m, or
+        values and months outside what the model card says it was trained on.
 
     Examples
     --------
@@ -459,23 +507,42 @@ def predict(
     ref, loaded = _resolve_model(model)
     y_dim, x_dim = spatial_dims(ds)
     n_y, n_x = ds.sizes[y_dim], ds.sizes[x_dim]
+    if n_y == 0 or n_x == 0 or ds.sizes.get("time", 1) == 0:
+        raise InputError(
+            f"the scene is empty ({dict(ds.sizes)}); select a region and times with data"
+        )
+    y_ascending = y_dim in ds.coords and coordinate_step(ds, y_dim) > 0
+    if y_ascending:  # predict north-up, so both orientations give the same map
+        ds = ds.isel({y_dim: slice(None, None, -1)})
     plan = _default_tiling(loaded, tile, overlap, (n_y, n_x))
     if batch_size is None:
         batch_size = max(1, BATCH_PIXELS // plan.tile**2)
     block_tiles = _block_tiles(plan, n_y, n_x, ds.sizes.get("time", 1))
+    runtime = plan_runtime(
+        precision,
+        device,
+        compile,
+        pixels=n_y * n_x * ds.sizes.get("time", 1),
+        compiled_before=lambda r: runner_held(ref, r, plan.tile, batch_size),
+    )
     dask_input = any(v.chunks is not None for v in ds.data_vars.values())
     if dask_input:
         ds = _block_aligned_chunks(ds, plan, block_tiles, y_dim, x_dim)
-    stack, meta, std = prepare_inputs(ds, loaded, date=date, rename=rename)
+    stack, meta, std = prepare_inputs(
+        ds, loaded, date=date, rename=rename, processing_baseline=processing_baseline
+    )
     half = plan.half
     predict_block = functools.partial(
-        _predict_block, meta=meta, ref=ref, plan=plan, batch_size=batch_size
+        _predict_block, meta=meta, ref=ref, plan=plan, batch_size=batch_size, runtime=runtime
     )
     sums = halo_blocks(
         stack.data, plan, block_tiles, read_in_task=dask_input, apply=predict_block, apply_bands=2
     )
     result = assemble_blocks(sums, half)
     result = result[:, :n_y, :n_x]
+    if dask_input:
+        scene = scene_plan(std, loaded)
+        result = guard(result, value_counts(std, scene.bands, scene), scene)
     has_time = "time" in std.dims
     if not has_time:
         result = result[0]
@@ -489,8 +556,11 @@ def predict(
         "model_sha256": ref.sha256,
         "model_trained": str(loaded.card.trained),
         "tiling": f"tile {plan.tile}, overlap {plan.overlap}, halo {plan.context} px",
+        "runtime": runtime.describe(),
     }
     ssm = carry_georeferencing(ssm, std)
+    if y_ascending:
+        ssm = ssm.isel({y_dim: slice(None, None, -1)})
     if progress:
         return _compute_with_progress(ssm)
     return ssm if dask_input else ssm.compute()

@@ -194,6 +194,15 @@ def inspect_metadata(
                 "xsoilmoist.assemble(...)"
             )
     present = set(plan.sources) | set(plan.derivable)
+    for modality in required:
+        bands = list(modalities[modality])
+        if not present & set(bands):
+            names = "; ".join(f"{b}: {', '.join(aliases_of(b)[:6])}" for b in bands)
+            findings.errors.append(
+                f"the model needs modality {modality!r}, which is missing: add {bands} "
+                f"(accepted names: {names}; with units), or map your names with "
+                "rename={...}; ds.ssm.check() shows what was found"
+            )
     for modality, missing in _partial_modalities(present, modalities):
         names = "; ".join(f"{b}: {', '.join(aliases_of(b)[:4])}" for b in missing)
         message = (

@@ -49,6 +49,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from xsoilmoist.catalogue import METADATA_FEATURES as METADATA
+from xsoilmoist.catalogue import MODALITY_BANDS
 from xsoilmoist.errors import InputError, InputTypeError, ModelCardError
 from xsoilmoist.model.blocks import (
     DOWNSAMPLE_STRIDE,
@@ -68,18 +70,6 @@ from xsoilmoist.model.blocks import (
 )
 from xsoilmoist.model.fusion import MetadataFiLM, SEModalityFusion
 from xsoilmoist.model_card import ModelCard, default_card
-
-#: Default modality groups and their canonical bands, in the model's input order.
-MODALITY_BANDS: dict[str, tuple[str, ...]] = {
-    "sar_c": ("vv", "vh", "vh_vv"),
-    "sar_l": ("hh", "hv"),
-    "optical": ("blue", "green", "red", "nir", "swir1", "swir2", "ndvi"),
-    "topography": ("elevation", "slope"),
-    "vegetation": ("lai", "fpar"),
-    "meteorology": ("t2m", "tp"),
-}
-#: Default image-level scalars, in the model's metadata order.
-METADATA: tuple[str, ...] = ("doy_sin", "doy_cos", "lat_sin", "lat_cos", "lon_sin", "lon_cos")
 
 #: ConvNeXt V2 reference sizes: name -> (depths, dims) (Woo et al. 2023, table 13).
 REFERENCE_SIZES: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {

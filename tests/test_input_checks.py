@@ -1,0 +1,159 @@
+"""The shared input rules: each silently wrong map of issue 14 now errors or warns.
+
+Every case goes through ``predict`` (numpy: at once; dask: nothing computes
+until asked, then the error names the band) and ``check`` agrees with it.
+"""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+import xsoilmoist
+from helpers import raise_if_dask_computes
+from test_inference import scene
+from xsoilmoist.errors import InputError, InputWarning
+
+MODEL = "default"
+
+
+def july_scene(nt=1):
+    ds = scene(ny=48, nx=48, nt=nt)
+    return ds.assign_coords(time=ds["time"] + np.timedelta64(61, "D"))  # in the trained months
+
+
+@pytest.fixture
+def good():
+    return july_scene()
+
+
+def predict_quietly(ds, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InputWarning)
+        return xsoilmoist.predict(ds, MODEL, **kwargs)
+
+
+def test_a_good_scene_passes_without_warning(good):
+    ssm = predict_quietly(good)
+    assert np.isfinite(ssm.values).all()
+    assert xsoilmoist.check(good).ok
+
+
+def test_integer_reflectance_labelled_one_is_an_error_before_compute(good):
+    ds = good.copy()
+    for band in ("blue", "green", "red", "nir", "swir1", "swir2"):
+        counts = (good[band] * 10000 + 1000).astype("uint16")
+        ds[band] = counts.assign_attrs(units="1")  # what odc-stac attaches
+    with raise_if_dask_computes(), pytest.raises(InputError) as info:
+        xsoilmoist.predict(ds.chunk(), MODEL)
+    message = str(info.value)
+    assert "'red' (band 'red') holds integers labelled '1'" in message
+    assert "attrs['units'] = 'DN'" in message
+    report = xsoilmoist.check(ds)
+    assert not report.ok and any("holds integers" in p for p in report.problems)
+
+
+def test_dem_from_another_grid_is_an_error_naming_the_band(good):
+    other = good["elevation"].assign_coords(x=good["x"] + 100_000.0)  # no overlap
+    ds = good.drop_vars("elevation")
+    ds["elevation"] = other  # xarray aligns it to all-NaN, as users do it
+    assert ds["elevation"].isnull().all()
+    with pytest.raises(InputError, match=r"'elevation' has no valid pixel.*another\s+grid"):
+        xsoilmoist.predict(ds, MODEL)
+    with raise_if_dask_computes():
+        lazy = xsoilmoist.predict(ds.chunk(), MODEL)  # nothing computes yet
+    with pytest.raises(InputError, match=r"'elevation' has no valid pixel"):
+        lazy.compute()
+    report = xsoilmoist.check(ds, valid_fraction=True)
+    assert not report.ok and any("'elevation' has no valid pixel" in p for p in report.problems)
+
+
+def test_mixed_10_and_20_m_bands_are_not_one_grid(good):
+    coarse = good[["swir1", "swir2"]].coarsen(y=2, x=2).mean()  # 20 m pixel centres
+    ds = xr.merge([good.drop_vars(["swir1", "swir2"]), coarse], join="outer")
+    with pytest.raises(InputError, match=r"coordinate is not evenly spaced.*10 m and 20 m.*assemble"):
+        xsoilmoist.predict(ds, MODEL)
+    assert not xsoilmoist.check(ds).ok
+
+
+@pytest.mark.parametrize("kept", ["t2m", "tp"])
+def test_half_of_meteorology_warns_that_the_modality_is_ignored(good, kept):
+    dropped = {"t2m": "tp", "tp": "t2m"}[kept]
+    ds = good.drop_vars(dropped)
+    with pytest.warns(InputWarning, match=rf"'meteorology' is incomplete: \['{dropped}'\] missing"):
+        ssm = xsoilmoist.predict(ds, MODEL)
+    assert np.isfinite(ssm.values).all()
+    assert any(dropped in w for w in xsoilmoist.check(ds).warnings)
+
+
+def test_sar_and_optical_hours_apart_is_an_error(good):
+    t0 = good["time"].values[0]
+    sar = good[["vv", "vh"]].assign_coords(time=[t0])
+    optical = good.drop_vars(["vv", "vh"]).assign_coords(time=[t0 + np.timedelta64(3, "h")])
+    ds = xr.merge([sar, optical], join="outer")
+    assert ds.sizes["time"] == 2
+    with pytest.raises(InputError, match=r"no valid SAR pixel.*time_tolerance"):
+        xsoilmoist.predict(ds, MODEL)
+
+
+def test_backscatter_of_plus_8_db_is_an_error(good):
+    ds = good.copy()
+    ds["vv"] = xr.full_like(good["vv"], 8.0)
+    with pytest.raises(InputError, match=r"'vv' is above 0 dB over 100% .*'1', not 'dB'"):
+        xsoilmoist.predict(ds, MODEL)
+
+
+def test_linear_power_labelled_db_is_an_error(good):
+    ds = good.copy()
+    for band in ("vv", "vh"):
+        ds[band] = (10 ** (good[band] / 10)).assign_attrs(units="dB")
+    with pytest.raises(InputError, match=r"'vh' is above -5 dB"):
+        xsoilmoist.predict(ds, MODEL)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda ds: ds.isel(x=np.r_[0:10, 5, 10:48]),  # duplicated column
+        lambda ds: ds.isel(x=np.random.default_rng(0).permutation(48)),  # shuffled
+    ],
+)
+def test_duplicated_or_shuffled_coordinates_are_errors(good, change):
+    with pytest.raises(InputError, match=r"'x' coordinate (repeats|is not sorted)"):
+        xsoilmoist.predict(change(good), MODEL)
+
+
+def test_either_y_orientation_gives_the_same_map(good):
+    north_up = xsoilmoist.predict(good, MODEL)
+    south_up = xsoilmoist.predict(good.isel(y=slice(None, None, -1)), MODEL)
+    assert south_up["y"].values[0] < south_up["y"].values[-1]  # the input's order is kept
+    xr.testing.assert_equal(south_up.sortby("y", ascending=False), north_up)
+
+
+def test_pixel_size_far_from_10_m_warns(good):
+    coarse = good.assign_coords(x=good["x"] * 3, y=good["y"] * 3)  # 30 m pixels
+    with pytest.warns(InputWarning, match=r"pixels are 30 x 30 m.*10 m"):
+        xsoilmoist.predict(coarse, MODEL)
+
+
+def test_empty_scene_is_a_clear_error(good):
+    with pytest.raises(InputError, match="the scene is empty"):
+        xsoilmoist.predict(good.isel(x=slice(0, 0)), MODEL)
+
+
+def test_dask_result_equals_numpy_result_when_checks_pass(good):
+    ds = july_scene(nt=2)
+    eager = xsoilmoist.predict(ds, MODEL)
+    lazy = xsoilmoist.predict(ds.chunk({"x": 24}), MODEL)
+    np.testing.assert_allclose(lazy.values, eager.values, atol=1e-6)
+
+
+def test_months_the_card_was_not_trained_on_warn(good):
+    trained = xsoilmoist.load_model(MODEL).card.trained_months
+    assert trained, "the default model's card records the months it was trained on"
+    other = next(m for m in range(1, 13) if m not in trained)
+    moved = good.assign_coords(time=pd.to_datetime([f"2022-{other:02d}-15"]))
+    with pytest.warns(InputWarning, match=rf"months \[{other}\] are outside the months"):
+        xsoilmoist.predict(moved, MODEL)
