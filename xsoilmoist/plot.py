@@ -425,8 +425,35 @@ def timeseries(
     >>> import matplotlib.pyplot as plt
     >>> plt.close(fig)
     """
-    from matplotlib.dates import ConciseDateFormatter
+    pred, obs = _series_pair(pred, obs)
+    units = _common_units(pred, obs)
+    names = (
+        [str(v) for v in pred["station"].values]
+        if "station" in pred.coords
+        else [str(i) for i in range(pred.sizes["station"])]
+    )
+    positions = _station_positions(names, station)
+    pred = pred.isel(station=positions).compute()
+    obs = obs.isel(station=positions).compute()
+    stats = metrics.summary(pred, obs, dim="time")
+    fig, axes = _panel_axes(
+        len(positions), ax, columns=1, panel_size=(9.0, 2.4), what="station", sharex=True
+    )
+    for row, (axis, position) in enumerate(zip(axes, positions, strict=True)):
+        _draw_series(axis, pred.isel(station=row), obs.isel(station=row), vmin, vmax, units)
+        lines = _metric_lines(stats.isel(station=row), units)
+        axis.set_title(f"{names[position]}: {', '.join(lines)}", loc="left", fontsize=9)
+    axes[0].legend(loc="upper right", fontsize=8, ncols=2)
+    heading = title if title is not None else pred.attrs.get("model", "")
+    if station is None and len(names) > len(positions):
+        heading = f"{heading} (first {len(positions)} of {len(names)} stations)".strip()
+    if heading:
+        fig.suptitle(heading)
+    return fig
 
+
+def _series_pair(pred, obs) -> tuple[xr.DataArray, xr.DataArray]:
+    """``(station, time)`` predictions and observations from either way of passing them."""
     if isinstance(pred, xr.Dataset):
         if obs is not None:
             raise InputTypeError(
@@ -450,62 +477,49 @@ def timeseries(
             f"timeseries needs (station, time) data, got dims {pred.dims}; "
             "rename or select dims first"
         )
-    pred, obs = pred.transpose("station", "time"), obs.transpose("station", "time")
-    units = _common_units(pred, obs)
-    names = (
-        [str(v) for v in pred["station"].values]
-        if "station" in pred.coords
-        else [str(i) for i in range(pred.sizes["station"])]
-    )
+    return pred.transpose("station", "time"), obs.transpose("station", "time")
+
+
+def _station_positions(names: list[str], station) -> list[int]:
+    """Positions of the wanted stations (default: the first panels' worth)."""
     if station is None:
-        positions = list(range(min(len(names), _MAX_PANELS)))
-    else:
-        single = isinstance(station, str) or not isinstance(station, Sequence)
-        wanted = [station] if single else list(station)
-        unknown = [s for s in wanted if str(s) not in names]
-        if unknown:
-            raise InputError(
-                f"station {unknown} not found; available: {', '.join(names[:10])}"
-                + (", ..." if len(names) > 10 else "")
-            )
-        positions = [names.index(str(s)) for s in wanted]
-    pred = pred.isel(station=positions).compute()
-    obs = obs.isel(station=positions).compute()
-    stats = metrics.summary(pred, obs, dim="time")
+        return list(range(min(len(names), _MAX_PANELS)))
+    single = isinstance(station, str) or not isinstance(station, Sequence)
+    wanted = [station] if single else list(station)
+    unknown = [s for s in wanted if str(s) not in names]
+    if unknown:
+        raise InputError(
+            f"station {unknown} not found; available: {', '.join(names[:10])}"
+            + (", ..." if len(names) > 10 else "")
+        )
+    return [names.index(str(s)) for s in wanted]
+
+
+def _draw_series(axis, pred: xr.DataArray, obs: xr.DataArray, vmin, vmax, units: str) -> None:
+    """One station's observed line and predicted markers on ``axis``."""
+    from matplotlib.dates import ConciseDateFormatter
+
     times = pred["time"].values if "time" in pred.coords else np.arange(pred.sizes["time"])
-    fig, axes = _panel_axes(
-        len(positions), ax, columns=1, panel_size=(9.0, 2.4), what="station", sharex=True
+    axis.plot(
+        times,
+        obs.values,
+        marker="o",
+        markersize=3.5,
+        linewidth=1,
+        color=_OBSERVED_COLOUR,
+        label="observed",
     )
-    for row, (axis, position) in enumerate(zip(axes, positions, strict=True)):
-        axis.plot(
-            times,
-            obs.values[row],
-            marker="o",
-            markersize=3.5,
-            linewidth=1,
-            color=_OBSERVED_COLOUR,
-            label="observed",
-        )
-        axis.plot(
-            times,
-            pred.values[row],
-            marker="s",
-            markersize=4,
-            linestyle="none",
-            color=_PREDICTED_COLOUR,
-            label="predicted",
-        )
-        axis.set_ylim(vmin, vmax)
-        axis.set_ylabel(f"soil moisture [{units}]")
-        lines = _metric_lines(stats.isel(station=row), units)
-        axis.set_title(f"{names[position]}: {', '.join(lines)}", loc="left", fontsize=9)
-        axis.tick_params(labelsize=8)
-        if np.issubdtype(times.dtype, np.datetime64):
-            axis.xaxis.set_major_formatter(ConciseDateFormatter(axis.xaxis.get_major_locator()))
-    axes[0].legend(loc="upper right", fontsize=8, ncols=2)
-    heading = title if title is not None else pred.attrs.get("model", "")
-    if station is None and len(names) > len(positions):
-        heading = f"{heading} (first {len(positions)} of {len(names)} stations)".strip()
-    if heading:
-        fig.suptitle(heading)
-    return fig
+    axis.plot(
+        times,
+        pred.values,
+        marker="s",
+        markersize=4,
+        linestyle="none",
+        color=_PREDICTED_COLOUR,
+        label="predicted",
+    )
+    axis.set_ylim(vmin, vmax)
+    axis.set_ylabel(f"soil moisture [{units}]")
+    axis.tick_params(labelsize=8)
+    if np.issubdtype(times.dtype, np.datetime64):
+        axis.xaxis.set_major_formatter(ConciseDateFormatter(axis.xaxis.get_major_locator()))
