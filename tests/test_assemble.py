@@ -273,8 +273,9 @@ def test_times_sar_anchored_optical_composited_with_scl_and_era5_aggregated():
     assert "daily sum" in scene["tp"].attrs["time_rule"]
     assert "SCL mask honoured" in scene["red"].attrs["time_rule"]
     assert "assembly_rules" in scene.attrs
-    far = xsoilmoist.assemble(s1, s2, time_tolerance="12h")
-    assert np.isnan(far["red"].values).all()
+    with pytest.warns(InputWarning, match=r"no optical observation within 12 h.*'red'"):
+        far = xsoilmoist.assemble(s1, s2, time_tolerance="12h")
+    assert "red" not in far and "vv" in far
 
 
 def test_partial_era5_day_warns():
@@ -293,6 +294,29 @@ def test_partial_era5_day_warns():
     )
     with pytest.warns(InputWarning, match="only 6 steps"):
         xsoilmoist.assemble(sar(), tp)
+
+
+def test_era5_files_per_day_and_modis_composites():
+    days = [T_SAR - np.timedelta64(1, "D"), T_SAR + np.timedelta64(1, "D")]
+    sar_times = [T_SAR, *days]
+    era5 = [
+        raster(np.full((1, 4, 4), 290.0 + i, "f4"), x0=13.0, y0=48.0, res=0.25,
+               crs="EPSG:4326", times=[np.datetime64(str(t)[:10], "ns")], units="K", name="t2m")
+        for i, t in enumerate(sar_times[:2])
+    ]  # fmt: skip
+    starts = np.array(["2021-06-02", "2021-06-10"], dtype="datetime64[ns]")
+    lai = raster(np.stack([np.full((10, 10), 10), np.full((10, 10), 20)]).astype("uint8"),
+                 res=40.0, times=starts, name="Lai_500m")  # fmt: skip
+    with pytest.warns(InputWarning, match=r"t2m: no data on 2021-06-11"):
+        scene = xsoilmoist.assemble(sar(sar_times), *era5, lai)
+    t2m = scene["t2m"].values
+    np.testing.assert_allclose(t2m[0], 291 - 273.15, rtol=1e-5)  # 2021-06-09: second file
+    np.testing.assert_allclose(t2m[1], 290 - 273.15, rtol=1e-5)  # 2021-06-10: first file
+    assert np.isnan(t2m[2]).all()  # 2021-06-11: no file
+    lai_values = scene["lai"].values
+    np.testing.assert_allclose(lai_values[0], 1.0)  # 2021-06-09: the composite from 06-02
+    np.testing.assert_allclose(lai_values[1:], 2.0)  # 06-10 and 06-11: the one from 06-10
+    assert "composite covering the SAR time" in scene["lai"].attrs["time_rule"]
 
 
 def test_nothing_computes_on_dask_inputs_until_asked():

@@ -40,6 +40,7 @@ class Layer:
     native_m: float
     notes: list[str] = field(default_factory=list)
     resampling: str = ""
+    rule: str = ""  # the time rule, once applied (before regridding: fewer steps to resample)
 
     @property
     def modality(self) -> str:
@@ -218,27 +219,61 @@ def _optical(grouped: dict[str, list[Layer]], times, tolerance) -> dict[str, tup
     return out
 
 
-def _on_times(grouped: dict[str, list[Layer]], times, tolerance) -> tuple[dict, list[str]]:
-    """Every band on the SAR ``times``: DataArray and the time rule applied, and problems."""
+def _near_sar(layer: Layer, times, tolerance) -> Layer | None:
+    """An optical/SCL layer cut to its observations within ``tolerance`` of a SAR time."""
+    obs = layer.data["time"].values
+    near = np.abs(obs[:, None] - times[None, :]).min(axis=1) <= tolerance
+    if not near.any():
+        return None
+    if not near.all():
+        layer.data = layer.data.isel(time=np.flatnonzero(near))
+    return layer
+
+
+def _before_grid(layers: list[Layer], times, tolerance) -> tuple[list[Layer], list[str]]:
+    """Time rules that shrink layers on their own grid: optical observations near SAR times,
+    ERA5 aggregated to the day, MODIS composites picked. Returns the layers and problems."""
+    kept, problems, missing = [], [], {}
+    for layer in layers:
+        if "time" not in layer.data.dims or layer.modality in (*_SAR, "topography"):
+            kept.append(layer)
+        elif layer.modality in ("optical", "mask"):
+            kept += [la for la in [_near_sar(layer, times, tolerance)] if la is not None]
+        elif layer.modality == "meteorology":
+            layer.data, layer.rule, days, found = daily_meteorology(layer.data, layer.band, times)
+            missing[layer.band] = missing.get(layer.band, days) & days
+            problems += found
+            kept.append(layer)
+        else:
+            layer.data, layer.rule = vegetation_composite(layer.data, times)
+            kept.append(layer)
+    problems += [
+        f"{b}: no data on {', '.join(sorted(d))} (left empty)" for b, d in missing.items() if d
+    ]
+    lost = sorted({la.band for la in layers} - {la.band for la in kept})
+    if lost:
+        problems.append(
+            f"no optical observation within {tolerance / np.timedelta64(1, 'h'):g} h of any SAR "
+            f"time: {lost} left out; widen time_tolerance= to use them"
+        )
+    return kept, problems
+
+
+def _on_times(grouped: dict[str, list[Layer]], times, tolerance) -> dict:
+    """Every band on the SAR ``times``: the DataArray and the time rule applied."""
     placed = _optical(grouped, times, tolerance)
-    problems: list[str] = []
     for band, parts in grouped.items():
         if band == "scl" or band in placed:
             continue
         modality = BANDS[band].modality
         if modality in _SAR:
             placed[band] = (_combine([la.data for la in parts], times), "SAR acquisition: offset 0")
-        elif "time" not in parts[0].data.dims or modality == "topography":
-            placed[band] = _static(parts, band)
-        elif modality == "meteorology":
-            data = _combine([la.data for la in parts], _times_of(parts))
-            layer, note, found = daily_meteorology(data, band, times)
-            placed[band] = (layer, note)
-            problems += found
+        elif parts[0].rule:
+            rules = "; ".join(dict.fromkeys(la.rule for la in parts))
+            placed[band] = (_combine([la.data for la in parts], None), rules)
         else:
-            data = _combine([la.data for la in parts], _times_of(parts))
-            placed[band] = vegetation_composite(data, times)
-    return placed, problems
+            placed[band] = _static(parts, band)
+    return placed
 
 
 def _provenance(parts: list[Layer], rule: str) -> dict:
@@ -372,14 +407,16 @@ def assemble(
         )
     times = _sar_times(layers)
     target, what, target_chunks = _target(layers, grid)
+    problems = []
+    if times is not None:
+        layers, problems = _before_grid(layers, times, tolerance)
     for layer in layers:
         _regrid(layer, target, target_chunks)
     grouped = _by_band(layers)
     if times is None:
         placed = {b: _static(p, b) for b, p in grouped.items() if b != "scl"}
-        problems = []
     else:
-        placed, problems = _on_times(grouped, times, tolerance)
+        placed = _on_times(grouped, times, tolerance)
     for problem in problems:
         warnings.warn(f"assemble: {problem}", InputWarning, stacklevel=2)
     return _derived(_scene(placed, grouped, target, times, what, tolerance))

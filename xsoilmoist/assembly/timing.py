@@ -102,16 +102,17 @@ def _step(obs: np.ndarray, default: np.timedelta64) -> np.timedelta64:
 
 def daily_meteorology(
     da: xr.DataArray, band: str, times: np.ndarray
-) -> tuple[xr.DataArray, str, list[str]]:
+) -> tuple[xr.DataArray, str, set[str], list[str]]:
     """``t2m`` (daily mean) or ``tp`` (daily total) on each SAR time's UTC day.
 
-    Returns the layer, a note of the steps used and the problems found (days
-    without data, sub-daily precipitation not covering the whole day).
+    Returns the layer, a note of the steps used, the days without data (left
+    empty) and the problems found (sub-daily precipitation not covering the
+    whole day).
     """
     obs = da["time"].values
     step = _step(obs, np.timedelta64(1, "D"))
     daily = step >= np.timedelta64(1, "D")
-    per_time, notes, problems = [], [], []
+    per_time, notes, missing, problems = [], [], set(), []
     day = np.timedelta64(1, "D")
     for when in times:
         start = np.datetime64(pd.Timestamp(when).floor("D").to_datetime64(), "ns")
@@ -121,7 +122,7 @@ def daily_meteorology(
             inside = np.flatnonzero((obs > start) & (obs <= start + day))
         if inside.size == 0:
             per_time.append(_empty_like(da))
-            problems.append(f"{band}: no data on {str(start)[:10]} (left empty)")
+            missing.add(str(start)[:10])
             notes.append(f"{str(start)[:10]}: none")
             continue
         picked = da.isel(time=inside)
@@ -135,7 +136,8 @@ def daily_meteorology(
         per_time.append(value.astype(np.float32))
         notes.append(f"{str(start)[:10]}: {inside.size} step(s)")
     rule = "daily value" if daily else ("daily sum" if band == "tp" else "daily mean")
-    return _stack(per_time, times), f"{rule} on the SAR day ({'; '.join(notes)})", problems
+    note = f"{rule} on the SAR day ({'; '.join(notes)})"
+    return _stack(per_time, times), note, missing, problems
 
 
 def vegetation_composite(
