@@ -1,10 +1,12 @@
 import dask.array
 import numpy as np
+import pandas as pd
 import pyproj
 import pytest
 import xarray as xr
 from helpers import raise_if_dask_computes
 
+from xsoilmoist.errors import InputWarning
 from xsoilmoist.synthetic import simulate_scene
 from xsoilmoist.validation import validate
 
@@ -142,9 +144,9 @@ def test_each_prediction_pairs_with_the_nearest_valid_observation_within_toleran
         },
     )
     ssm = _ssm().isel(time=[0, 1])
-    result = validate(ssm, stations)  # at t0: NaN at +1h skipped; -3h and +3h tie: earlier wins
-    np.testing.assert_allclose(result["observed"].values, [[0.20, 0.40]])
-    np.testing.assert_array_equal(result["observed_time"].values, [[t0 - 3 * hour, t1 + 2 * hour]])
+    result = validate(ssm, stations)  # at t0: NaN at +1h skipped; -3h and +3h tie: later wins
+    np.testing.assert_allclose(result["observed"].values, [[0.30, 0.40]])
+    np.testing.assert_array_equal(result["observed_time"].values, [[t0 + 3 * hour, t1 + 2 * hour]])
     narrow = validate(ssm, stations, tolerance="2h59min")
     np.testing.assert_allclose(narrow["observed"].values, [[np.nan, 0.40]])
     assert np.isnat(narrow["observed_time"].values[0, 0])
@@ -324,3 +326,67 @@ def test_placement_edges_and_stations_outside_the_scene():
         place_stations(edge, _ssm())
     with pytest.raises(ValueError, match="raster has no CRS"):
         place_stations(_stations(), _ssm().drop_vars("spatial_ref"))
+
+
+def test_temporal_matching_is_pytesmos_nearest_within_the_window():
+    """As pytesmo's temporal_collocation(method="nearest"): pandas' nearest reindex within the
+    window, on each station's valid observations."""
+    rng = np.random.default_rng(11)
+    start = np.datetime64("2021-06-01T00:00", "ns")
+    obs_times = start + np.sort(rng.choice(30 * 24, 60, replace=False)) * np.timedelta64(1, "h")
+    values = rng.uniform(0.1, 0.4, (3, obs_times.size))
+    values[rng.uniform(size=values.shape) < 0.3] = np.nan
+    pred_times = start + np.arange(0, 30 * 24, 18) * np.timedelta64(1, "h")
+    ssm = _ssm().isel(time=np.arange(pred_times.size) % 3).assign_coords(time=pred_times)
+    stations = _stations().drop_vars("soil_moisture").drop_dims("time")
+    stations["sm"] = (("station", "time"), values)
+    stations = stations.assign_coords(time=obs_times)
+    for window in ("6h", "9h", "1D"):
+        result = validate(ssm, stations, tolerance=window)
+        for i, name in enumerate(result["station"].values):
+            series = stations["sm"].sel(station=name).to_series().dropna()
+            expected = series.reindex(
+                pd.DatetimeIndex(pred_times), method="nearest", tolerance=pd.Timedelta(window)
+            )
+            np.testing.assert_allclose(result["observed"].values[i], expected.values)
+
+
+def test_validate_reports_bootstrap_intervals_and_anomaly_correlations():
+    rng = np.random.default_rng(2)
+    times = np.datetime64("2021-04-01T05:00", "ns") + np.arange(120) * np.timedelta64(1, "D")
+    days = np.arange(times.size)
+    seasonal = 0.25 + 0.08 * np.sin(2 * np.pi * days / 365.25)
+    field = seasonal[:, None, None] + rng.normal(0, 0.03, (times.size, 4, 5))
+    ssm = _ssm().isel(time=np.zeros(times.size, int)).copy(data=field.astype(np.float32))
+    ssm = ssm.assign_coords(time=times)
+    rows, cols = zip(*PIXELS.values(), strict=True)
+    truth = field[:, list(rows), list(cols)].T
+    observed = truth + 0.05 * np.cos(2 * np.pi * days / 365.25) + rng.normal(0, 0.01, truth.shape)
+    stations = _stations().drop_dims("time")
+    stations["soil_moisture"] = (("station", "time"), observed, {"units": "m3 m-3"})
+    stations = stations.assign_coords(time=times)
+    result = validate(ssm, stations, tolerance="0h", ci=0.9, n_boot=300, anomalies=True)
+    for prefix in ("", "pooled_"):
+        for name in ("rmse", "bias", "pearson_r", "anomaly_r", "seasonal_anomaly_r"):
+            lower, upper = result[f"{prefix}{name}_ci_lower"], result[f"{prefix}{name}_ci_upper"]
+            assert (lower < result[f"{prefix}{name}"]).all() and (
+                result[f"{prefix}{name}"] < upper
+            ).all()
+    assert result["rmse_ci_lower"].dims == ("station",)
+    assert result["pooled_rmse_ci_upper"].attrs["units"] == "m3 m-3"
+    assert result.attrs["ci"] == 0.9 and result.attrs["n_boot"] == 300
+    # the observations' own seasonal offset hides nothing from the short-term anomalies
+    assert (result["anomaly_r"] > result["pearson_r"]).all()
+    assert float(result["pooled_anomaly_r"]) > 0.9
+    again = validate(ssm, stations, tolerance="0h", ci=0.9, n_boot=300, anomalies=True)
+    xr.testing.assert_identical(again, result)  # seeded
+
+
+def test_a_station_with_constant_predictions_has_nan_correlation_and_a_warning():
+    values = _raster_values()
+    values[:, 1, 3] = 0.2  # the "middle" station's pixel never changes
+    with pytest.warns(InputWarning, match=r"pearson_r is undefined .* constant"):
+        result = validate(_ssm(values), _stations())
+    assert np.isnan(float(result["pearson_r"].sel(station="middle")))
+    assert np.isfinite(result["pearson_r"].sel(station=["north", "corner"])).all()
+    assert np.isfinite(float(result["pooled_pearson_r"]))

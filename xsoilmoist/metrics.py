@@ -577,7 +577,8 @@ def summary(
     for name, (p, o) in pairs.items():
         out[name] = _reduce(_pearson_r, p, o, dim, skipna, name)
     if ci is not None:
-        out = out.merge(bootstrap_ci(pred, obs, dim, skipna, ci=ci, n_boot=n_boot, seed=seed))
+        bounds = bootstrap_ci(pred, obs, dim, skipna, ci=ci, n_boot=n_boot, seed=seed)
+        out = out.assign(bounds.data_vars)
         for name, (p, o) in pairs.items():
             bounds = bootstrap_ci(
                 p, o, dim, skipna, metrics=["pearson_r"], ci=ci, n_boot=n_boot, seed=seed

@@ -23,7 +23,6 @@ from xsoilmoist.stations import StationPlacement, place_stations
 
 __all__ = ["validate"]
 
-_METRICS = ("r2", "rmse", "ubrmse", "bias", "mae", "pearson_r", "n")
 _METHODS = ("nearest", "linear")
 
 
@@ -127,7 +126,8 @@ def _match_in_time(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per station, the valid observation nearest to each time, within ``tolerance``.
 
-    Ties go to the earlier observation. Returns values and their times
+    Ties go to the later observation, as in pytesmo's ``temporal_collocation``
+    (pandas' ``reindex(method="nearest", tolerance=...)``). Returns values and their times
     ``(station, len(times))``, NaN/NaT where no observation is near enough.
     """
     obs_times = observed["time"].values.astype("datetime64[ns]")
@@ -146,7 +146,7 @@ def _match_in_time(
         before = np.clip(after - 1, 0, t.size - 1)
         gap_before = np.abs(targets - t[before])
         gap_after = np.abs(t[after] - targets)
-        nearest = np.where(gap_before <= gap_after, before, after)
+        nearest = np.where(gap_before < gap_after, before, after)
         close = np.minimum(gap_before, gap_after) <= limit
         values[i, close] = v[nearest[close]]
         matched[i, close] = t[nearest[close]]
@@ -168,6 +168,11 @@ def validate(
     variable: str | None = None,
     method: str = "nearest",
     crs=None,
+    ci: float | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    anomalies: bool = False,
+    window: float = 35,
 ) -> xr.Dataset:
     """Accuracy of a soil-moisture map at in-situ stations, per station and pooled.
 
@@ -190,8 +195,9 @@ def validate(
         Largest time difference between a prediction and the station
         observation paired with it (anything :class:`pandas.Timedelta`
         accepts). Each prediction time is paired with the nearest valid
-        observation of each station (ties: the earlier one); none within
-        ``tolerance`` gives a NaN pair.
+        observation of each station within ``tolerance``, as pytesmo's
+        ``temporal_collocation(method="nearest")`` pairs them (ties: the
+        later one); none within ``tolerance`` gives a NaN pair.
     variable
         The station variable; needed only when ``stations`` has several
         ``(station, time)`` variables.
@@ -202,12 +208,22 @@ def validate(
         the edge values).
     crs
         CRS of the station ``x``/``y`` coords (anything pyproj accepts).
+    ci, n_boot, seed
+        A confidence level (e.g. ``0.95``) adds percentile bootstrap bounds
+        ``<metric>_ci_lower``/``<metric>_ci_upper`` for every metric, per
+        station and pooled (:func:`xsoilmoist.metrics.bootstrap_ci`).
+    anomalies, window
+        Add ``anomaly_r`` (correlation of short-term anomalies against a
+        ``window``-day moving average) and ``seasonal_anomaly_r`` (of
+        anomalies against each series' climatology), computed on the paired
+        series along the prediction times (:func:`xsoilmoist.metrics.summary`).
 
     Returns
     -------
     xarray.Dataset
         Per station (dim ``station``): ``r2, rmse, ubrmse, bias, mae,
-        pearson_r, n`` over time; pooled over all stations and times: the
+        pearson_r, n`` over time (and the bounds and anomaly correlations
+        asked for); pooled over all stations and times: the
         same names prefixed ``pooled_`` (scalars); the matched pairs
         ``predicted``, ``observed`` and the observation time
         ``observed_time``, ``(station, time)`` on the prediction times. The
@@ -228,8 +244,10 @@ def validate(
 
     Warns
     -----
-    UserWarning
-        Naming the stations outside the raster, which are excluded.
+    InputWarning
+        Naming the stations outside the raster, which are excluded; when a
+        station's predictions or observations are constant (its ``pearson_r``
+        is NaN).
 
     Examples
     --------
@@ -241,6 +259,38 @@ def validate(
     (('station',), 12)
     """
     ssm, raster_crs, x_dim, y_dim = _check_ssm(ssm)
+    tolerance = _check_options(method, tolerance)
+    if isinstance(stations, xr.DataArray):
+        stations = stations.to_dataset(name=stations.name or "observed")
+    observed = _station_variable(stations, variable)
+    placed = place_stations(stations, ssm, crs=crs)
+    outside = _stations_on_raster(ssm, stations, placed, raster_crs)
+    observed = observed.isel(station=np.flatnonzero(placed.inside))
+    observed = _observed_in_ssm_units(observed, ssm.attrs.get("units"))
+    pairs = _pairs(ssm, observed, placed.subset(placed.inside), tolerance, (x_dim, y_dim), method)
+    options = {"ci": ci, "n_boot": n_boot, "seed": seed, "anomalies": anomalies, "window": window}
+    per_station = metrics.summary(pairs.predicted, pairs.observed, dim="time", **options)
+    pooled = metrics.summary(pairs.predicted, pairs.observed, dim=["station", "time"], **options)
+    result = pairs.assign(
+        {name: var.variable for name, var in per_station.data_vars.items()}
+        | {f"pooled_{name}": var.variable for name, var in pooled.data_vars.items()}
+    )
+    result.attrs = {
+        "title": "validation of a soil-moisture map against in-situ stations",
+        "tolerance": str(tolerance),
+        "method": method,
+        "model": str(ssm.attrs.get("model", "unknown")),
+        **({"model_sha256": ssm.attrs["model_sha256"]} if "model_sha256" in ssm.attrs else {}),
+        "station_variable": str(observed.name),
+        "station_coordinates": placed.described,
+        "crs": raster_crs.to_string(),
+        "stations_outside": ", ".join(outside) or "none",
+        **pooled.attrs,
+    }
+    return result
+
+
+def _check_options(method: str, tolerance) -> pd.Timedelta:
     if method not in _METHODS:
         raise InputError(f"method must be one of {_METHODS}, got {method!r}")
     try:
@@ -249,30 +299,33 @@ def validate(
         raise InputError(f"tolerance must be a time span like '12h', got {tolerance!r}") from err
     if pd.isna(tolerance) or tolerance < pd.Timedelta(0):
         raise InputError(f"tolerance must be a non-negative time span, got {tolerance!r}")
-    if isinstance(stations, xr.DataArray):
-        stations = stations.to_dataset(name=stations.name or "observed")
-    observed = _station_variable(stations, variable)
-    placed = place_stations(stations, ssm, crs=crs)
-    inside, described = placed.inside, placed.described
+    return tolerance
+
+
+def _stations_on_raster(ssm, stations, placed: StationPlacement, raster_crs) -> list[str]:
+    """The names of the stations outside the raster (warned about); an error if all are."""
     names = [str(s) for s in stations["station"].values]
-    outside = [name for name, ok in zip(names, inside, strict=True) if not ok]
-    if not inside.any():
+    outside = [name for name, ok in zip(names, placed.inside, strict=True) if not ok]
+    if not placed.inside.any():
         left, bottom, right, top = ssm.rio.bounds()
         x, y = placed.x, placed.y
         raise InputError(
             f"no station lies on the raster: raster x {left:.6g} to {right:.6g}, y "
             f"{bottom:.6g} to {top:.6g} ({raster_crs.to_string()}); stations x "
             f"{np.nanmin(x):.6g} to {np.nanmax(x):.6g}, y {np.nanmin(y):.6g} to "
-            f"{np.nanmax(y):.6g} (from {described})"
+            f"{np.nanmax(y):.6g} (from {placed.described})"
         )
     if outside:
         warnings.warn(
             f"{len(outside)} station(s) outside the raster are excluded: {', '.join(outside)}",
             InputWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
-    observed = observed.isel(station=np.flatnonzero(inside))
-    observed = _observed_in_ssm_units(observed, ssm.attrs.get("units"))
+    return outside
+
+
+def _pairs(ssm, observed, placed: StationPlacement, tolerance, xy_dims, method) -> xr.Dataset:
+    """Predictions at the stations and the observations matched to them in time."""
     times = ssm["time"].values
     values, matched = _match_in_time(observed, times, tolerance)
     if np.isnan(values).all():
@@ -282,51 +335,34 @@ def validate(
             f"predictions from {times.min()} to {times.max()}, observations from "
             f"{obs_times.min()} to {obs_times.max()}; widen tolerance= or check the dates"
         )
-    predicted = _sample(ssm, placed.subset(inside), x_dim, y_dim, method)
+    predicted = _sample(ssm, placed, *xy_dims, method)
     station_coords = {
         name: coord.variable
         for name, coord in observed.coords.items()
         if coord.dims == ("station",)
     }
-    pairs = xr.Dataset(
+    station_time = ("station", "time")
+    return xr.Dataset(
         {
-            "predicted": (("station", "time"), predicted.values, _pair_attrs(ssm, "predicted")),
+            "predicted": (station_time, predicted.values, _pair_attrs(ssm, "predicted")),
             "observed": (
-                ("station", "time"),
+                station_time,
                 values.astype(observed.dtype),
                 _pair_attrs(observed, "observed"),
             ),
             "observed_time": (
-                ("station", "time"),
+                station_time,
                 matched,
                 {"long_name": "time of the paired station observation"},
             ),
         },
         coords={
             **station_coords,
-            "time": ssm["time"].values,
+            "time": times,
             "pixel_x": predicted["pixel_x"].variable,
             "pixel_y": predicted["pixel_y"].variable,
         },
     )
-    per_station = metrics.summary(pairs.predicted, pairs.observed, dim="time")
-    pooled = metrics.summary(pairs.predicted, pairs.observed, dim=["station", "time"])
-    result = pairs.assign(
-        {name: per_station[name].variable for name in _METRICS}
-        | {f"pooled_{name}": pooled[name].variable for name in _METRICS}
-    )
-    result.attrs = {
-        "title": "validation of a soil-moisture map against in-situ stations",
-        "tolerance": str(tolerance),
-        "method": method,
-        "model": str(ssm.attrs.get("model", "unknown")),
-        **({"model_sha256": ssm.attrs["model_sha256"]} if "model_sha256" in ssm.attrs else {}),
-        "station_variable": str(observed.name),
-        "station_coordinates": described,
-        "crs": raster_crs.to_string(),
-        "stations_outside": ", ".join(outside) or "none",
-    }
-    return result
 
 
 def _pair_attrs(source: xr.DataArray, role: str) -> dict:
