@@ -185,10 +185,12 @@ def test_nan_holes_give_nan_only_where_nothing_is_valid(model_path):
 
 def test_optical_gap_still_predicts(model_path):
     ds = scene(ny=40, nx=40, nt=1)
+    clear = predict(ds, model_path).values
     for name in ("blue", "green", "red", "nir", "swir1", "swir2"):
         ds[name][:, :20] = np.nan  # clouds over the top half
     ssm = predict(ds, model_path).values
     assert np.isfinite(ssm).all()
+    assert np.abs(ssm - clear)[:, :20].mean() > 1e-4  # the model did use the optical bands
 
 
 def test_missing_required_modality_lists_accepted_names(model_path):
@@ -200,9 +202,17 @@ def test_missing_required_modality_lists_accepted_names(model_path):
     assert "sigma0_vv" in message and "rename=" in message
 
 
-def test_optional_modalities_may_be_absent(model_path):
-    ds = scene(ny=20, nx=20, nt=1)[["vv", "vh"]]
-    assert np.isfinite(predict(ds, model_path).values).all()
+def test_an_absent_optional_modality_is_an_all_invalid_one(model_path):
+    ds = scene(ny=20, nx=20, nt=1)
+    sar_only = predict(ds[["vv", "vh"]], model_path).values
+    assert np.isfinite(sar_only).all()
+    blanked = ds.copy()
+    for name in ds.data_vars:
+        if name not in ("vv", "vh"):
+            blanked[name] = ds[name].where(False)
+    with pytest.raises(InputError, match="'blue' has no valid pixel"):  # absent is fine,
+        predict(blanked, model_path)  # all-NaN is not
+    assert not np.allclose(sar_only, predict(ds, model_path).values)
 
 
 def test_bad_tiling_arguments(model_path):
@@ -243,11 +253,15 @@ def test_tasks_carry_a_model_reference_not_the_model(model_path):
     assert largest.tobytes()[:256] not in buffer.getvalue()  # no weights inside the graph
 
 
-def test_the_model_is_loaded_once_per_process(model_path):
+def test_the_model_is_loaded_once_per_process(model_path, tmp_path):
+    from xsoilmoist.weights import load_model, save_model
+
+    model = load_model(model_path)
+    fresh, _ = save_model(model, tmp_path / "fresh", model.card)  # not cached yet
     before = inference.model_load_count()
     for _ in range(3):
-        predict(scene(ny=20, nx=20, nt=1).chunk(), model_path).compute()
-    assert inference.model_load_count() - before <= 1
+        predict(scene(ny=20, nx=20, nt=1).chunk(), fresh).compute()
+    assert inference.model_load_count() - before == 1
 
 
 def test_in_memory_model_works_locally(model_path):
