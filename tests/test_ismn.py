@@ -370,3 +370,20 @@ def test_networks_flagging_u_are_kept_by_default_and_flags_none_keeps_every_valu
         read_ismn(tmp_path, flags=5)
     with pytest.raises(InputError, match=r"at least one ISMN quality flag"):
         read_ismn(tmp_path, flags=[])
+
+
+def test_a_member_holding_more_than_its_archive_declares_is_refused(ismn_download):
+    """A forged archive that declares a small size to slip under the limit is not trusted."""
+    _, archive = ismn_download
+    data = bytearray(archive.read_bytes())
+    with zipfile.ZipFile(archive) as z:
+        info = next(i for i in z.infolist() if "Beta" in i.filename and i.filename.endswith("stm"))
+    name = info.filename.encode()
+    central = data.index(b"PK\x01\x02")
+    while data[central + 46 : central + 46 + len(name)] != name:
+        central = data.index(b"PK\x01\x02", central + 4)
+    for offset in (info.header_offset + 22, central + 24):  # local and central uncompressed size
+        data[offset : offset + 4] = (10).to_bytes(4, "little")
+    archive.write_bytes(bytes(data))
+    with pytest.raises(DataFileError, match=r"Beta.* cannot be read .*CRC"):
+        read_ismn(archive)

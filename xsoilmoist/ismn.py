@@ -295,8 +295,9 @@ class _Budget:
             raise DataFileError(f"{source} cannot be read ({err}); download it again") from err
         if len(raw) > size:
             raise DataFileError(
-                f"{source} holds more than the {size} bytes its archive declares, so it is "
-                "not read (a damaged or forged zip archive); download it again"
+                f"{source} holds more than the {size} bytes its zip archive or the file "
+                "system declares, so it is not read (a damaged or forged archive, or a file "
+                "still being written); download it again"
             )
         self.used += size
         return raw
