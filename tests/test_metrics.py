@@ -191,3 +191,28 @@ def test_anomaly_correlation_sees_through_a_seasonal_cycle():
     assert s.attrs["anomaly_window_days"] == 35.0
     with pytest.raises(ValueError, match="anomalies need a datetime64 dim 'time'"):
         metrics.summary(xr.DataArray(PRED), xr.DataArray(OBS), anomalies=True)
+
+
+def _boxcar_reference(values: np.ndarray, days: np.ndarray, window: float) -> np.ndarray:
+    """pytesmo's boxcar_filter (time_series/filters.pyx), loop for loop, with fillna=False."""
+    out = np.full(values.size, np.nan)
+    for i in range(values.size):
+        if np.isnan(values[i]):
+            continue
+        near = [values[j] for j in range(values.size)
+                if not np.isnan(values[j]) and abs(days[j] - days[i]) <= window / 2]  # fmt: skip
+        out[i] = np.mean(near)
+    return out
+
+
+def test_short_term_anomalies_equal_pytesmos_boxcar_on_irregular_series():
+    rng = np.random.default_rng(4)
+    hours = np.sort(rng.choice(400 * 24, 300, replace=False))
+    time = np.datetime64("2019-05-01T00:00", "ns") + hours * np.timedelta64(1, "h")
+    values = rng.uniform(0.05, 0.45, (2, hours.size))
+    values[rng.uniform(size=values.shape) < 0.2] = np.nan
+    x = xr.DataArray(values, dims=("station", "time"), coords={"time": time})
+    days = hours / 24.0
+    for window in (1.5, 10, 35):
+        expected = [v - _boxcar_reference(v, days, window) for v in values]
+        np.testing.assert_allclose(metrics.anomaly(x, window=window).values, expected, atol=1e-12)
