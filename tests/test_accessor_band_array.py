@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 import xarray as xr
+from test_input_checks import july_scene
 
 import xsoilmoist
-from test_input_checks import july_scene
 from xsoilmoist.errors import InputError
 
 BANDS = ["vv", "vh", "blue", "green", "red", "nir", "swir1", "swir2", "t2m", "tp"]

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-
-import xsoilmoist
 from helpers import raise_if_dask_computes
 from test_inference import scene
+
+import xsoilmoist
 from xsoilmoist.errors import InputError, InputWarning
 
 MODEL = "default"
@@ -73,7 +73,9 @@ def test_dem_from_another_grid_is_an_error_naming_the_band(good):
 def test_mixed_10_and_20_m_bands_are_not_one_grid(good):
     coarse = good[["swir1", "swir2"]].coarsen(y=2, x=2).mean()  # 20 m pixel centres
     ds = xr.merge([good.drop_vars(["swir1", "swir2"]), coarse], join="outer")
-    with pytest.raises(InputError, match=r"coordinate is not evenly spaced.*10 m and 20 m.*assemble"):
+    with pytest.raises(
+        InputError, match=r"coordinate is not evenly spaced.*10 m and 20 m.*assemble"
+    ):
         xsoilmoist.predict(ds, MODEL)
     assert not xsoilmoist.check(ds).ok
 
@@ -157,3 +159,26 @@ def test_months_the_card_was_not_trained_on_warn(good):
     moved = good.assign_coords(time=pd.to_datetime([f"2022-{other:02d}-15"]))
     with pytest.warns(InputWarning, match=rf"months \[{other}\] are outside the months"):
         xsoilmoist.predict(moved, MODEL)
+
+
+def test_timezone_aware_times_name_the_fix(good):
+    aware = good.assign_coords(time=good.indexes["time"].tz_localize("UTC"))
+    with pytest.raises(InputError, match=r"not timezone-free datetime64.*tz_convert\(None\)"):
+        xsoilmoist.predict(aware, MODEL)
+
+
+def test_coordinates_that_are_not_on_earth_name_the_crs(good):
+    far = good.assign_coords(x=1e30 + np.arange(48) * 1e25)
+    with pytest.raises(InputError, match=r"not a place on Earth in its CRS \(EPSG:32633\)"):
+        xsoilmoist.predict(far, MODEL)
+
+
+def test_meteorology_without_units_warns_what_was_assumed(good):
+    kelvin = good.assign(t2m=good["t2m"] + 273.15, tp=good["tp"] / 1000)
+    for band in ("t2m", "tp"):
+        del kelvin[band].attrs["units"]
+    with pytest.warns(
+        InputWarning, match=r"'t2m' \(band 't2m'\) has no units attribute; assumed 'K'"
+    ):
+        ssm = xsoilmoist.predict(kelvin, MODEL)
+    np.testing.assert_allclose(ssm.values, xsoilmoist.predict(good, MODEL).values, atol=1e-4)

@@ -26,7 +26,7 @@ import rioxarray  # noqa: F401  (registers the ``.rio`` accessor)
 import xarray as xr
 
 from xsoilmoist.catalogue import METADATA_FEATURES
-from xsoilmoist.errors import InputError, InputTypeError
+from xsoilmoist.errors import GridError, InputError, InputTypeError
 from xsoilmoist.grid import spatial_dims
 
 __all__ = ["METADATA_FEATURES", "encode_location", "encode_time", "metadata_features"]
@@ -192,6 +192,12 @@ def encode_location(obj: xr.Dataset | xr.DataArray) -> xr.Dataset:
     centre_x, centre_y = _scene_centre(obj)
     to_wgs84 = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
     longitude, latitude = to_wgs84.transform(centre_x, centre_y)
+    if not (np.isfinite(longitude) and np.isfinite(latitude) and abs(latitude) <= 90):
+        raise GridError(
+            f"the scene centre (x {centre_x:.6g}, y {centre_y:.6g}) is not a place on Earth in "
+            f"its CRS ({crs.to_string()}): check that the coordinates are in that CRS's units "
+            "and that the CRS is the right one (ds.rio.write_crs(...))"
+        )
     longitude = (longitude + 180.0) % 360.0 - 180.0
     lat, lon = np.radians(latitude), np.radians(longitude)
     scalars = {

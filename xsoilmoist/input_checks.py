@@ -211,7 +211,17 @@ def inspect_metadata(
         )
         (findings.errors if modality in required else findings.warnings).append(message)
     findings.errors.extend(_integer_reflectance(ds, plan))
-    if trained_months and "time" in ds.coords:
+    findings.warnings.extend(_assumed_units(plan))
+    time_dtype = ds["time"].dtype if "time" in ds.coords else None
+    if time_dtype is not None and not (
+        isinstance(time_dtype, np.dtype) and np.issubdtype(time_dtype, np.datetime64)
+    ):
+        findings.errors.append(
+            f"the time coordinate has dtype {ds['time'].dtype}, not timezone-free datetime64: "
+            "give times as UTC without a timezone, e.g. ds.assign_coords(time=ds.indexes['time']"
+            ".tz_convert(None)) for timezone-aware times, or pandas.to_datetime(...) for text"
+        )
+    elif trained_months and "time" in ds.coords:
         months = sorted(set(pd.DatetimeIndex(np.atleast_1d(ds["time"].values)).month))
         outside = [m for m in months if m not in set(trained_months)]
         if outside:
@@ -220,6 +230,17 @@ def inspect_metadata(
                 f"({sorted(trained_months)}); expect larger errors"
             )
     return findings
+
+
+def _assumed_units(plan: StandardizationPlan) -> list[str]:
+    """Bands without a units attribute whose units the product convention supplies."""
+    return [
+        f"{source.source!r} (band {name!r}) has no units attribute; assumed "
+        f"{source.physical_units!r} (the product convention). If that is wrong, set "
+        f"ds[{source.source!r}].attrs['units']"
+        for name, source in plan.sources.items()
+        if source.source_units is None and source.coding is None and not source.cf_packing
+    ]
 
 
 def _integer_reflectance(ds: xr.Dataset, plan: StandardizationPlan) -> list[str]:
