@@ -323,3 +323,38 @@ def test_accessor_and_top_level_function_agree(raw):
     a = raw.ssm.standardize()
     b = xsoilmoist.standardize(raw)
     xr.testing.assert_identical(a, b)
+
+
+def _s2_stack_across_2022():
+    """Red in DN for two scenes: December 2021 (baseline 03.01) and February 2022 (04.00)."""
+    reflectance = 0.1
+    dn = np.array([reflectance * 10000, reflectance * 10000 + 1000], dtype="uint16")
+    ds = xr.Dataset(
+        {"B04": (("time", "y", "x"), np.broadcast_to(dn[:, None, None], (2, 2, 2)).copy())},
+        coords={
+            "time": pd.to_datetime(["2021-12-20", "2022-02-10"]),
+            "y": [10.0, 0.0],
+            "x": [0.0, 10.0],
+            "s2:processing_baseline": ("time", ["03.01", "04.00"]),
+        },
+    )
+    ds["B04"].attrs["units"] = "DN"
+    return ds, reflectance
+
+
+def test_sentinel2_offset_per_scene_from_stac_properties():
+    ds, reflectance = _s2_stack_across_2022()
+    std = standardize(ds)
+    np.testing.assert_allclose(std["red"].values, reflectance, rtol=1e-6)
+    assert "offset per scene: -1000, +0" in std["red"].attrs["standardization"]
+    assert ds["B04"].values.max() == 2000  # the input is not modified
+
+
+def test_earth_search_offset_applied_flag_means_no_offset():
+    ds, reflectance = _s2_stack_across_2022()
+    ds = ds.assign_coords(
+        {"earthsearch:boa_offset_applied": ("time", [False, True])},
+    )
+    ds["B04"].values[1] = reflectance * 10000  # Earth Search removed the offset already
+    std = standardize(ds)
+    np.testing.assert_allclose(std["red"].values, reflectance, rtol=1e-6)

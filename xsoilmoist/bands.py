@@ -58,6 +58,7 @@ _CODING_ATTRS = {
 _FILL_ATTRS = ("_FillValue", "missing_value", "nodata")
 _S2_OFFSET_ATTRS = ("BOA_ADD_OFFSET", "RADIO_ADD_OFFSET")
 _S2_BASELINE_ATTRS = ("processing_baseline", "s2:processing_baseline", "PROCESSING_BASELINE")
+_S2_OFFSET_APPLIED = "earthsearch:boa_offset_applied"
 
 
 def _slope(bands: Mapping[str, xr.DataArray]) -> xr.DataArray:
@@ -114,7 +115,8 @@ class BandSource:
     coding
         Integer coding applied (``None`` for physical values).
     dn_offset
-        DN offset of the integer coding (Sentinel-2: from the processing baseline).
+        DN offset of the integer coding (Sentinel-2: from the processing baseline;
+        a DataArray along time where the baseline is given per scene).
     cf_packing
         ``(scale_factor, add_offset)`` from the attrs, when not trivial.
     """
@@ -125,7 +127,7 @@ class BandSource:
     physical_units: str
     decoding: str
     coding: DigitalNumberCoding | None = None
-    dn_offset: float = 0.0
+    dn_offset: float | xr.DataArray = 0.0
     cf_packing: tuple[float, float] | None = None
 
 
@@ -155,13 +157,55 @@ def _first_attr(attrs_list, keys):
     return None, None
 
 
+def _baseline_offset(baseline, name: str) -> float:
+    try:
+        return -1000.0 if float(baseline) >= 4.0 else 0.0
+    except (TypeError, ValueError):
+        raise InputError(
+            f"processing baseline {baseline!r} for {name!r} is not a number like '04.00'"
+        ) from None
+
+
+def _per_time_offset(name: str, da: xr.DataArray, ds: xr.Dataset) -> xr.DataArray | None:
+    """Offsets from per-scene STAC properties carried as coordinates (stackstac, odc-stac).
+
+    ``earthsearch:boa_offset_applied`` true means Earth Search already removed
+    the offset (0); otherwise ``s2:processing_baseline`` decides, per time.
+    """
+    coords = {**ds.coords, **da.coords}
+    applied = coords.get(_S2_OFFSET_APPLIED)
+    baseline = next((coords[k] for k in _S2_BASELINE_ATTRS if k in coords), None)
+    if applied is None and baseline is None:
+        return None
+    if baseline is None:
+        offsets = xr.zeros_like(applied, dtype=np.float64)
+        undecided = ~applied.astype(bool)
+        if bool(undecided.any()):
+            raise InputError(
+                f"{name!r}: {_S2_OFFSET_APPLIED} is false for some scenes and no "
+                "s2:processing_baseline says their offset; add it, or pass processing_baseline="
+            )
+        return offsets
+    values = np.vectorize(lambda b: _baseline_offset(b, name), otypes=[float])(baseline.values)
+    offsets = xr.DataArray(values, dims=baseline.dims, coords=baseline.coords)
+    if applied is not None:
+        offsets = offsets.where(~applied.astype(bool), 0.0)
+    return offsets.drop_vars([c for c in offsets.coords if c not in offsets.dims])
+
+
 def _sentinel2_offset(
     name: str, da: xr.DataArray, ds: xr.Dataset, processing_baseline: str | None
-) -> float:
-    """The Sentinel-2 DN offset (0 or -1000) from the attrs or the processing baseline."""
+) -> float | xr.DataArray:
+    """The Sentinel-2 DN offset (0 or -1000): from the attrs, per time, or the baseline."""
     key, value = _first_attr((da.attrs, ds.attrs), _S2_OFFSET_ATTRS)
     if key is not None:
         return float(value)
+    key, value = _first_attr((da.attrs, ds.attrs), (_S2_OFFSET_APPLIED,))
+    if key is not None and str(value).lower() in {"true", "1"}:
+        return 0.0
+    per_time = _per_time_offset(name, da, ds)
+    if per_time is not None:
+        return per_time
     baseline = processing_baseline
     if baseline is None:
         _, baseline = _first_attr((da.attrs, ds.attrs), _S2_BASELINE_ATTRS)
@@ -172,12 +216,7 @@ def _sentinel2_offset(
             "scenes); pass processing_baseline='04.00' (or the scene's baseline), or set "
             f"attrs['BOA_ADD_OFFSET'] on {name!r} (0 or -1000)"
         )
-    try:
-        return -1000.0 if float(baseline) >= 4.0 else 0.0
-    except (TypeError, ValueError):
-        raise InputError(
-            f"processing baseline {baseline!r} for {name!r} is not a number like '04.00'"
-        ) from None
+    return _baseline_offset(baseline, name)
 
 
 def _cf_packing(da: xr.DataArray) -> tuple[float, float] | None:
@@ -220,7 +259,11 @@ def _plan_band(
         offset = coding.offset
         if coding.offset_from_baseline:
             offset = _sentinel2_offset(name, da, ds, processing_baseline)
-        decoding = f"{coding.product} DN: (DN {offset:+g}) x {coding.scale:g}"
+        if isinstance(offset, xr.DataArray):
+            values = ", ".join(f"{v:+g}" for v in sorted(set(offset.values.ravel())))
+            decoding = f"{coding.product} DN: (DN + offset per scene: {values}) x {coding.scale:g}"
+        else:
+            decoding = f"{coding.product} DN: (DN {offset:+g}) x {coding.scale:g}"
         source = BandSource(name, band, units, band.units, decoding, coding, offset)
     elif units is None:
         if band.default_units is None:
