@@ -35,6 +35,7 @@ from __future__ import annotations
 
 __all__ = [
     "DataFileError",
+    "DeviceError",
     "GridError",
     "ISMNFormatError",
     "InputError",
@@ -82,6 +83,10 @@ class UnitError(InputError):
 
 class GridError(InputError):
     """Spatial dims, coordinates or CRS that do not make one regular grid."""
+
+
+class DeviceError(InputError):
+    """A torch device that is not available here (names what torch finds)."""
 
 
 class TrainingConfigError(InputError):

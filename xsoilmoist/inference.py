@@ -347,20 +347,10 @@ def prepare_inputs(
     return xr.DataArray(stack, dims=dims), meta, std
 
 
-def _plan(tile: int, overlap: int | None, context: int) -> TilingPlan:
-    """The plan for ``tile``; the default overlap is the least that keeps tiles aligned.
-
-    That overlap is at least ``2 * halo + 2 * (halo // 2)`` and makes the stride
-    a multiple of the network's input multiple (32), so every tile sees the
-    same alignment of the downsampling grid and overlapping tiles agree.
-    """
+def _plan(tile: int, overlap: int | None, halo: int) -> TilingPlan:
     from xsoilmoist.model import INPUT_MULTIPLE
 
-    if overlap is None:
-        least = 2 * context + max(2, 2 * (context // 2))
-        stride = (tile - least) // INPUT_MULTIPLE * INPUT_MULTIPLE
-        overlap = tile - stride if stride > 0 else least
-    return TilingPlan(tile=int(tile), overlap=int(overlap), context=context)
+    return TilingPlan.for_tile(tile, halo, overlap, multiple=INPUT_MULTIPLE)
 
 
 def _default_tiling(
@@ -539,7 +529,8 @@ def predict(
         stack.data, plan, block_tiles, read_in_task=dask_input, apply=predict_block, apply_bands=2
     )
     result = assemble_blocks(sums, half)
-    result = result[:, :n_y, :n_x]
+    lead_y, lead_x = plan.lead(n_y), plan.lead(n_x)
+    result = result[:, lead_y : lead_y + n_y, lead_x : lead_x + n_x]
     if dask_input:
         scene = scene_plan(std, loaded)
         result = guard(result, value_counts(std, scene.bands, scene), scene)

@@ -1,7 +1,9 @@
 """The global tile grid, blending windows and the overlap-add that reassembles tiles.
 
-Tiles of ``tile`` pixels lie on a grid anchored to the scene's pixel origin:
-tile ``k`` (along one axis) covers pixels ``[k*S - O/2, k*S + S + O/2)``,
+Tiles of ``tile`` pixels lie on a grid fixed by the scene's pixel origin and
+size, never by the chunks: tile ``k`` (along one axis) covers pixels
+``[k*S - O/2, k*S + S + O/2)`` of the padded scene (which starts
+:meth:`TilingPlan.lead` pixels before the scene),
 with stride ``S = tile - overlap`` and ``O = overlap``; its *core*
 ``[k*S, (k+1)*S)`` is the part it owns. Each tile's prediction is weighted by
 a window that is zero on the outer ``context`` pixels (they only give the
@@ -11,8 +13,13 @@ blend has no seams; dividing by the summed weights makes it exact at the
 scene borders too. Because the grid does not depend on the dask chunks, the
 result does not either.
 
-The scene is padded with NaN to a whole number of cores, and dask blocks hold
-a whole number of cores (at most ``block_tiles``, shared out evenly). Stage 1
+The scene is padded to a whole number of cores, as evenly as possible on both
+sides (:meth:`TilingPlan.lead`: a scene smaller than a core sits in the middle
+of its tile, whatever its size), and given its halo by mirroring it about its
+edge pixels (:func:`reflect_index`, numpy's ``"reflect"``), so tiles at the
+scene border see plausible context rather than an invalid (masked) margin;
+only the scene's own pixels are returned. Dask blocks hold a whole number of
+cores (at most ``block_tiles``, shared out evenly). Stage 1
 reads each block with an ``O/2`` halo straight from the input chunks
 (:func:`halo_blocks`) and writes the weighted sums of its tiles over that
 extended region; stage 2
@@ -23,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import dask
 import dask.array as da
@@ -35,7 +43,14 @@ from dask.optimization import cull
 
 from xsoilmoist.errors import InputError
 
-__all__ = ["TilingPlan", "assemble_blocks", "fold_overlaps", "halo_blocks", "row_ordered"]
+__all__ = [
+    "TilingPlan",
+    "assemble_blocks",
+    "fold_overlaps",
+    "halo_blocks",
+    "reflect_index",
+    "row_ordered",
+]
 
 
 @dataclass(frozen=True)
@@ -76,6 +91,31 @@ class TilingPlan:
                 f"{overlap + max(overlap - 2 * context, overlap // 2)} pixels"
             )
 
+    @classmethod
+    def for_tile(
+        cls, tile: int, halo: int, overlap: int | None = None, multiple: int = 1
+    ) -> TilingPlan:
+        """The plan for ``tile`` and the model's ``halo``; the overlap rule lives here.
+
+        An explicit ``overlap`` must be at least ``2 * halo + 2`` (checked by
+        the plan itself). The default is the least overlap of at least
+        ``2 * halo + 2 * max(1, halo // 2)`` (room to blend beyond the halos)
+        that makes the stride a multiple of ``multiple`` (the network's input
+        multiple, 32), so every tile sees the same alignment of the
+        downsampling grid and overlapping tiles agree.
+
+        Examples
+        --------
+        >>> plan = TilingPlan.for_tile(256, halo=32, multiple=32)
+        >>> plan.overlap, plan.stride
+        (64, 192)
+        """
+        if overlap is None:
+            least = 2 * halo + max(2, 2 * (halo // 2))
+            stride = (tile - least) // multiple * multiple
+            overlap = tile - stride if stride > 0 else least
+        return cls(tile=int(tile), overlap=int(overlap), context=int(halo))
+
     @property
     def stride(self) -> int:
         """Distance between neighbouring tiles (the core size)."""
@@ -107,8 +147,20 @@ class TilingPlan:
         return np.outer(w, w).astype(np.float32)
 
     def padded_length(self, length: int) -> int:
-        """``length`` rounded up to whole tile cores (the scene is padded with NaN to it)."""
+        """``length`` rounded up to whole tile cores (the scene is mirrored out to it)."""
         return self.n_tiles(length) * self.stride
+
+    def lead(self, length: int) -> int:
+        """Padding before the scene's first pixel: half of :meth:`padded_length`'s.
+
+        The tile grid's origin is ``-lead`` in scene pixels.
+
+        Examples
+        --------
+        >>> TilingPlan(tile=64, overlap=24, context=8).lead(30)  # padded to 40
+        5
+        """
+        return (self.padded_length(length) - length) // 2
 
     def block_chunks(self, length: int, block_tiles: int) -> tuple[int, ...]:
         """Chunk sizes along a padded axis: blocks of whole cores, at most ``block_tiles`` each.
@@ -136,7 +188,8 @@ class TilingPlan:
         """Chunk sizes along a scene axis that the blocks' reads are made of exactly.
 
         A block reads its core and ``half`` pixels on either side. Cutting the
-        axis at every block edge ``e`` at ``e - half`` and ``e + half``, each
+        axis at every block edge ``e`` (in scene pixels, :meth:`lead` before
+        the grid's) at ``e - half`` and ``e + half``, each
         block reads three whole chunks (a strip it shares with its neighbour,
         its own inner part, a shared strip): a block task that computes the
         chunks it overlaps computes nothing it does not use.
@@ -146,31 +199,67 @@ class TilingPlan:
         >>> plan = TilingPlan(tile=64, overlap=24, context=8)  # half 12, stride 40
         >>> plan.block_chunks(plan.padded_length(150), 2)  # block cores
         (80, 80)
-        >>> plan.read_chunks(150, 2)  # cut at 80 - 12 and 80 + 12
-        (68, 24, 58)
+        >>> plan.lead(150), plan.read_chunks(150, 2)  # cut at 80 - 5 - 12 and 80 - 5 + 12
+        (5, (63, 24, 63))
         """
         cores = self.block_chunks(self.padded_length(length), block_tiles)
-        edges = np.cumsum(cores)[:-1]
+        edges = np.cumsum(cores)[:-1] - self.lead(length)
         cuts = {int(c) for e in edges for c in (e - self.half, e + self.half) if 0 < c < length}
         bounds = sorted(cuts | {0, length})
         return tuple(int(b) for b in np.diff(bounds))
 
 
-def _pieces(bounds: np.ndarray, start: int, stop: int) -> list[tuple[int, slice, slice]]:
-    """Input chunks overlapping ``[start, stop)``: (index, slice in the chunk, slice in block)."""
-    first, last = max(start, 0), min(stop, int(bounds[-1]))
+def reflect_index(index: np.ndarray, length: int) -> np.ndarray:
+    """Pixel ``index`` of an axis of ``length`` pixels, mirrored into it about its edge pixels.
+
+    numpy's ``"reflect"`` padding, repeated for pads longer than the axis.
+
+    Examples
+    --------
+    >>> reflect_index(np.arange(-3, 7), 4).tolist()
+    [3, 2, 1, 0, 1, 2, 3, 2, 1, 0]
+    """
+    if length == 1:
+        return np.zeros_like(index)
+    period = 2 * (length - 1)
+    folded = np.mod(index, period)
+    return np.where(folded < length, folded, period - folded)
+
+
+def _compact(index: np.ndarray) -> slice | np.ndarray:
+    """``index`` as a slice when it is a run of consecutive pixels (plain, fast copies)."""
+    if len(index) and np.array_equal(index, np.arange(index[0], index[0] + len(index))):
+        return slice(int(index[0]), int(index[0]) + len(index))
+    return index
+
+
+def _pieces(bounds: np.ndarray, start: int, stop: int) -> list[tuple[int, Any, Any]]:
+    """Input chunks that pixels ``[start, stop)`` (mirrored into the axis) come from.
+
+    Returns ``(chunk index, pixels in the chunk, places in the block)``, each a
+    slice or an index array.
+    """
+    source = reflect_index(np.arange(start, stop), int(bounds[-1]))
+    chunk = np.searchsorted(bounds, source, side="right") - 1
     out = []
-    for k in range(len(bounds) - 1):
-        lo, hi = max(first, int(bounds[k])), min(last, int(bounds[k + 1]))
-        if lo < hi:
-            out.append((k, slice(lo - bounds[k], hi - bounds[k]), slice(lo - start, hi - start)))
+    for k in np.unique(chunk):
+        places = np.flatnonzero(chunk == k)
+        out.append((int(k), _compact(source[places] - bounds[k]), _compact(places)))
     return out
 
 
+def _grid(rows: Any, cols: Any) -> tuple:
+    """An index of ``rows`` x ``cols`` (slices or index arrays) over the last two axes."""
+    if isinstance(rows, slice) and isinstance(cols, slice):
+        return (Ellipsis, rows, cols)
+    as_array = lambda s: np.arange(s.start, s.stop) if isinstance(s, slice) else s  # noqa: E731
+    return (Ellipsis, *np.ix_(as_array(rows), as_array(cols)))
+
+
 def _fill_block(chunks: list[np.ndarray], places: list, shape: tuple[int, ...]) -> np.ndarray:
-    block = np.full(shape, np.nan, dtype=np.float32)
+    block = np.empty(shape, dtype=np.float32)
     for chunk, (src_y, src_x, dst_y, dst_x) in zip(chunks, places, strict=True):
-        block[..., dst_y, dst_x] = chunk[..., src_y, src_x]
+        block[_grid(dst_y, dst_x)] = chunk[_grid(src_y, src_x)]
     return block
 
 
@@ -219,7 +308,7 @@ def halo_blocks(
     apply: Callable[[np.ndarray, int], np.ndarray] | None = None,
     apply_bands: int | None = None,
 ) -> da.Array:
-    """The scene cut into tile-grid blocks, each with a ``half``-pixel halo, NaN outside.
+    """The scene cut into tile-grid blocks, each with a ``half``-pixel halo, mirrored outside.
 
     ``data`` is ``(time, band, y, x)`` with any chunks. Each block
     ``(1, band, H + overlap, W + overlap)`` is one task that copies the parts
@@ -243,7 +332,7 @@ def halo_blocks(
     --------
     >>> x = da.arange(6 * 6, dtype=np.float32, chunks=4).reshape(1, 1, 6, 6)
     >>> blocks = halo_blocks(x, TilingPlan(tile=6, overlap=2, context=0), block_tiles=2)
-    >>> blocks.chunks[2:], float(blocks[0, 0, 1, 1].compute())
+    >>> blocks.chunks[2:], float(blocks[0, 0, 2, 2].compute())  # lead 1, halo 1: pixel (0, 0)
     (((10,), (10,)), 0.0)
     """
     data = data.astype(np.float32).rechunk({0: 1, 1: -1})
@@ -256,10 +345,10 @@ def halo_blocks(
     name = prefix + tokenize(data.name, plan, block_tiles, read_in_task, apply)
     source = dict(data.__dask_graph__()) if read_in_task else None
     graph = {}
-    y_start = 0
+    y_start = -plan.lead(n_y)  # block edges in scene pixels
     for i, height in enumerate(y_chunks):
         rows = _pieces(y_bounds, y_start - half, y_start + height + half)
-        x_start = 0
+        x_start = -plan.lead(n_x)
         for j, width in enumerate(x_chunks):
             cols = _pieces(x_bounds, x_start - half, x_start + width + half)
             places = [(sy, sx, dy, dx) for _, sy, dy in rows for _, sx, dx in cols]

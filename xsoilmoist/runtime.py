@@ -1,0 +1,385 @@
+"""Where and how the model runs: device, precision and compiled kernels.
+
+:func:`plan_runtime` turns ``predict``'s ``device``, ``precision`` and
+``compile`` arguments into a :class:`Runtime` once, in the calling process;
+tasks carry it (a small frozen dataclass) and ask :func:`tile_runner` for the
+function that runs batches of tiles, built once per process, model, runtime
+and tile shape.
+
+- ``device="auto"``: the first CUDA GPU if torch sees one, else the CPU.
+- ``precision="auto"``: bfloat16 (autocast: matrix products and convolutions
+  in bfloat16, reductions and normalisations in float32) on GPUs that support
+  it and, for compiled runs, on CPUs with native bfloat16 instructions
+  (AVX512-BF16 or AMX); float32 elsewhere. Eager bfloat16 on the CPU is slower
+  than eager float32 (autocast converts every weight at every call), so an
+  eager CPU run stays in float32.
+- ``compile=None``: :func:`torch.compile` (inductor, weights frozen into the
+  graph) for scenes of at least :data:`COMPILE_MIN_PIXELS`, or whenever this
+  process compiled the same model, runtime and tile shape already. Compiled
+  code is cached on disk (:func:`compile_cache_dir`, one folder per torch
+  version and model hash) so another process reuses it. A compilation that
+  fails falls back to eager with a :class:`~xsoilmoist.errors.ModelWarning`.
+
+The CUDA path is the CPU path with the model and tiles placed on the GPU; it is
+not measured here (no GPU on the machines the figures come from).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import os
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from xsoilmoist.errors import DeviceError, InputError, ModelWarning
+
+if TYPE_CHECKING:
+    from xsoilmoist.model import SSMNet
+
+__all__ = [
+    "COMPILE_MIN_PIXELS",
+    "PRECISIONS",
+    "Runtime",
+    "compile_cache_dir",
+    "cpu_bf16_native",
+    "plan_runtime",
+    "resolve_device",
+    "resolve_precision",
+    "tile_runner",
+]
+
+#: Values of ``precision``.
+PRECISIONS = ("auto", "float32", "bfloat16")
+#: Pixels (time steps x scene) from which ``compile=None`` compiles: the break-even of
+#: a compilation read from the disk cache (see docs/inference.rst, "Precision, device
+#: and compiled kernels", for the measurement).
+COMPILE_MIN_PIXELS = 2048 * 2048
+#: Environment variable overriding :func:`compile_cache_dir`'s base folder.
+COMPILE_DIR_ENV = "XSOILMOIST_COMPILE_DIR"
+#: CPU flags (``/proc/cpuinfo``) of native bfloat16 arithmetic.
+BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+
+_RUNNERS: dict[tuple, _TileRunner] = {}
+_PLACED: dict[tuple, Any] = {}
+_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """How a model runs: torch device, precision and whether it is compiled.
+
+    Examples
+    --------
+    >>> Runtime("cpu", "bfloat16", compiled=True).describe()
+    'cpu, bfloat16, compiled'
+    """
+
+    device: str = "cpu"
+    precision: str = "float32"
+    compiled: bool = False
+
+    def describe(self) -> str:
+        """The runtime in words, as recorded in the result's ``runtime`` attribute."""
+        return f"{self.device}, {self.precision}, {'compiled' if self.compiled else 'eager'}"
+
+
+def _cpu_flags() -> set[str]:
+    """The CPU's feature flags from ``/proc/cpuinfo`` (empty off Linux)."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+@functools.cache
+def cpu_bf16_native() -> bool:
+    """Whether the CPU has native bfloat16 arithmetic (AVX512-BF16 or AMX).
+
+    From ``/proc/cpuinfo`` on Linux, else from torch's CPU capability.
+
+    Examples
+    --------
+    >>> isinstance(cpu_bf16_native(), bool)
+    True
+    """
+    flags = _cpu_flags()
+    if flags:
+        return bool(flags & BF16_CPU_FLAGS)
+    import torch
+
+    capability = str(torch.backends.cpu.get_cpu_capability()).upper()
+    return "AMX" in capability or "BF16" in capability
+
+
+def _cuda_found() -> str:
+    """What torch finds of CUDA, in words."""
+    import torch
+
+    if torch.version.cuda is None:
+        return f"torch {torch.__version__} is a CPU-only build (no CUDA support)"
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return f"torch {torch.__version__} (CUDA {torch.version.cuda}) finds {count} GPU(s)"
+
+
+def resolve_device(device: str = "auto") -> str:
+    """The torch device ``device`` names, checked to be usable here.
+
+    ``"auto"`` is the first CUDA GPU when torch sees one, else ``"cpu"``.
+
+    Raises
+    ------
+    DeviceError
+        If the device is not available (naming what torch finds) or not a
+        torch device name.
+
+    Examples
+    --------
+    >>> resolve_device("cpu")
+    'cpu'
+    """
+    import torch
+
+    if device == "auto":
+        return "cuda:0" if torch.cuda.is_available() else "cpu"
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise DeviceError(
+            f"device {device!r} is not a torch device name ({err}); use 'auto', 'cpu', "
+            "'cuda' or 'cuda:N'"
+        ) from None
+    if parsed.type == "cpu":
+        return "cpu"
+    if parsed.type == "cuda":
+        index = parsed.index or 0
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if index >= count:
+            raise DeviceError(
+                f"device {device!r} was asked for, but {_cuda_found()}; use device='cpu' or "
+                "'auto', or install a CUDA build of torch on a machine with an NVIDIA GPU"
+            )
+        return f"cuda:{index}"
+    try:
+        torch.empty(1, device=parsed)
+    except (RuntimeError, AssertionError) as err:
+        raise DeviceError(
+            f"device {device!r} is not usable with torch {torch.__version__} here ({err}); "
+            "use device='cpu' or 'auto'"
+        ) from None
+    return str(parsed)
+
+
+def resolve_precision(precision: str, device: str, compiled: bool) -> str:
+    """``"float32"`` or ``"bfloat16"``: what ``precision`` means on ``device``.
+
+    ``"auto"`` is bfloat16 on a GPU that supports it, and on a CPU with
+    native bfloat16 (:func:`cpu_bf16_native`) when the model is compiled;
+    float32 otherwise.
+
+    Examples
+    --------
+    >>> resolve_precision("float32", "cpu", compiled=True)
+    'float32'
+    >>> resolve_precision("auto", "cpu", compiled=False)
+    'float32'
+    """
+    if precision not in PRECISIONS:
+        raise InputError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
+    if precision != "auto":
+        return precision
+    if device.startswith("cuda"):
+        import torch
+
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
+    if device == "cpu" and compiled and cpu_bf16_native():
+        return "bfloat16"
+    return "float32"
+
+
+def _compile_supported(device: str) -> bool:
+    """Whether torch.compile's inductor can build kernels for ``device`` here."""
+    import shutil
+
+    import torch
+
+    kind = torch.device(device).type
+    if kind == "cpu":
+        from torch._inductor import config
+
+        return shutil.which(config.cpp.cxx[0] or "g++") is not None
+    if kind == "cuda":
+        import importlib.util
+
+        return importlib.util.find_spec("triton") is not None
+    return False
+
+
+def plan_runtime(
+    precision: str = "auto",
+    device: str = "auto",
+    compile: bool | None = None,
+    pixels: int = 0,
+    compiled_before: Callable[[Runtime], bool] | None = None,
+) -> Runtime:
+    """The :class:`Runtime` of a prediction over ``pixels`` pixels (time steps x scene).
+
+    ``compile=None`` compiles when ``pixels`` reaches :data:`COMPILE_MIN_PIXELS`
+    or ``compiled_before(runtime)`` says this process holds that compilation
+    already, and inductor can build kernels for the device.
+
+    Examples
+    --------
+    >>> plan_runtime("float32", "cpu", compile=False)
+    Runtime(device='cpu', precision='float32', compiled=False)
+    """
+    if precision not in PRECISIONS:
+        raise InputError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
+    resolved = resolve_device(device)
+    if compile is None:
+        compiled = Runtime(resolved, resolve_precision(precision, resolved, True), True)
+        held = compiled_before is not None and compiled_before(compiled)
+        compile = (held or pixels >= COMPILE_MIN_PIXELS) and _compile_supported(resolved)
+    return Runtime(resolved, resolve_precision(precision, resolved, compile), bool(compile))
+
+
+def compile_cache_dir(sha256: str) -> Path:
+    """Folder of the compiled code of the model with weights ``sha256`` for this torch.
+
+    ``$XSOILMOIST_COMPILE_DIR`` (default: ``pooch.os_cache("xsoilmoist")/compiled``)
+    / ``torch-<version>`` / the hash's first 16 characters.
+
+    Examples
+    --------
+    >>> compile_cache_dir("ab" * 32).name
+    'abababababababab'
+    """
+    import pooch
+    import torch
+
+    base = os.environ.get(COMPILE_DIR_ENV) or pooch.os_cache("xsoilmoist") / "compiled"
+    return Path(base) / f"torch-{torch.__version__}" / sha256[:16]
+
+
+def _placed(model: SSMNet, key: Any, device: str) -> SSMNet:
+    """``model`` on ``device`` (itself on the CPU, a copy elsewhere), once per process."""
+    if device == "cpu":
+        return model
+    placed = _PLACED.get((key, device))
+    if placed is None:
+        placed = _PLACED[(key, device)] = copy.deepcopy(model).to(device).eval()
+    return placed
+
+
+class _TileRunner:
+    """Runs ``(n, bands, tile, tile)`` numpy batches; pads ``n`` up to the compiled batch."""
+
+    def __init__(self, model: SSMNet, runtime: Runtime, batch: int) -> None:
+        import torch
+
+        self.model, self.runtime, self.batch = model, runtime, batch
+        self.forward: Callable = model
+        self.compile_seconds = 0.0
+        self.device_type = torch.device(runtime.device).type
+
+    def run(self, forward: Callable, tiles: np.ndarray, meta_row: np.ndarray) -> np.ndarray:
+        import torch
+
+        n = len(tiles)
+        if self.runtime.compiled and n < self.batch:  # one shape: no recompilation
+            tiles = np.concatenate([tiles, np.repeat(tiles[-1:], self.batch - n, axis=0)])
+        x = torch.from_numpy(np.ascontiguousarray(tiles)).to(self.runtime.device)
+        meta = torch.from_numpy(meta_row).to(self.runtime.device).expand(len(tiles), -1)
+        bf16 = self.runtime.precision == "bfloat16"
+        with (
+            torch.inference_mode(),
+            torch.autocast(self.device_type, torch.bfloat16, enabled=bf16),
+        ):
+            out = forward(x, meta)
+        return out[:n, 0].float().cpu().numpy()
+
+    def __call__(self, tiles: np.ndarray, meta_row: np.ndarray) -> np.ndarray:
+        """Predictions ``(n, tile, tile)`` float32 for ``tiles`` and the ``(1, m)`` metadata."""
+        if self.forward is self.model:
+            return self.run(self.model, tiles, meta_row)
+        try:
+            return self.run(self.forward, tiles, meta_row)
+        except Exception as err:  # any compiler failure: fall back to eager
+            self._fall_back(err)
+            return self.run(self.model, tiles, meta_row)
+
+    def _fall_back(self, err: Exception) -> None:
+        self.forward = self.model
+        warnings.warn(
+            f"the compiled model failed ({type(err).__name__}: {err}); running it eagerly "
+            f"({self.runtime.precision} on {self.runtime.device}) instead: same values, "
+            "slower. Pass compile=False to skip compiling",
+            ModelWarning,
+            stacklevel=3,
+        )
+
+    def compile(self, sha256: str, tile: int, n_meta: int) -> None:
+        """Compile (or load from the disk cache) and warm up with a batch of zeros."""
+        import torch
+
+        folder = compile_cache_dir(sha256)
+        previous = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+        start = time.perf_counter()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(folder)
+            compiled = torch.compile(self.model, options={"freezing": True})
+            tiles = np.zeros((self.batch, self.model.config.n_bands, tile, tile), np.float32)
+            self.run(compiled, tiles, np.zeros((1, n_meta), np.float32))
+            self.forward = compiled
+        except Exception as err:  # any compiler failure: fall back to eager
+            self._fall_back(err)
+        finally:
+            if previous is None:
+                os.environ.pop("TORCHINDUCTOR_CACHE_DIR", None)
+            else:
+                os.environ["TORCHINDUCTOR_CACHE_DIR"] = previous
+        self.compile_seconds = time.perf_counter() - start
+
+
+def runner_held(key: Any, runtime: Runtime, tile: int, batch: int) -> bool:
+    """Whether this process built the runner of ``key`` for ``runtime`` and this shape."""
+    return (key, runtime, tile, batch) in _RUNNERS
+
+
+def tile_runner(
+    model: SSMNet, key: Any, sha256: str, runtime: Runtime, tile: int, batch: int
+) -> _TileRunner:
+    """The function running batches of at most ``batch`` tiles of ``model`` under ``runtime``.
+
+    Built once per process for each model ``key``, runtime and tile shape
+    (compiled ones then hold their compiled code); threads asking at once
+    wait for the first to build it.
+    """
+    cache_key = (key, runtime, tile, batch)
+    with _LOCK:
+        runner = _RUNNERS.get(cache_key)
+        if runner is None:
+            placed = _placed(model, key, runtime.device)
+            runner = _TileRunner(placed, runtime, batch)
+            if runtime.compiled:
+                runner.compile(sha256, tile, model.config.n_metadata)
+            _RUNNERS[cache_key] = runner
+    return runner
+
+
+def compile_seconds(key: Any, runtime: Runtime, tile: int, batch: int) -> float | None:
+    """Seconds this process spent compiling (and warming up) that runner; None if not built."""
+    runner = _RUNNERS.get((key, runtime, tile, batch))
+    return None if runner is None else runner.compile_seconds
