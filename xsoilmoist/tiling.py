@@ -108,7 +108,7 @@ class TilingPlan:
         --------
         >>> plan = TilingPlan.for_tile(256, halo=32, multiple=32)
         >>> plan.overlap, plan.stride
-        (64, 192)
+        (96, 160)
         """
         if overlap is None:
             least = 2 * halo + max(2, 2 * (halo // 2))
