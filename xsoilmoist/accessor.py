@@ -88,6 +88,8 @@ class SSMAccessor:
         date=None,
         rename: Mapping[str, str] | None = None,
         processing_baseline: str | None = None,
+        precision: str = "auto",
+        device: str = "auto",
     ) -> xr.DataArray:
         """Surface soil moisture for the scene; see :func:`xsoilmoist.predict`."""
         return inference.predict(
@@ -100,6 +102,8 @@ class SSMAccessor:
             date=date,
             rename=rename,
             processing_baseline=processing_baseline,
+            precision=precision,
+            device=device,
         )
 
 

@@ -179,7 +179,14 @@ def _predict(args: argparse.Namespace) -> int:
         if problem is not None:
             raise InputError(problem)
         ssm = predict(
-            scene, args.model, tile=args.tile, overlap=args.overlap, date=args.date, **options
+            scene,
+            args.model,
+            tile=args.tile,
+            overlap=args.overlap,
+            date=args.date,
+            precision=args.precision,
+            device=args.device,
+            **options,
         )
         written = write_result(
             ssm,
@@ -284,6 +291,13 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("--tile", type=int, help="tile size in pixels (default: model card)")
     pred.add_argument("--overlap", type=int, help="tile overlap in pixels (default: model card)")
     pred.add_argument("--progress", action="store_true", help="show a progress bar")
+    pred.add_argument(
+        "--precision",
+        choices=["auto", "float32", "bfloat16"],
+        default="auto",
+        help="model arithmetic (auto: bfloat16 where the hardware has it natively)",
+    )
+    pred.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N ...")
     pred.add_argument(
         "--overwrite",
         action="store_true",
