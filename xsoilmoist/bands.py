@@ -233,7 +233,7 @@ def _plan_band(
     ds: xr.Dataset,
     processing_baseline: str | None,
 ) -> BandSource:
-    """Resolve units and coding of one recognised variable; raise ValueError on a problem."""
+    """Resolve units and coding of one recognised variable; raise InputError on a problem."""
     if not (np.issubdtype(da.dtype, np.integer) or np.issubdtype(da.dtype, np.floating)):
         raise InputError(
             f"{name!r} has dtype {da.dtype}, not a real number type; convert it (e.g. "

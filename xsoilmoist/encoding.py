@@ -113,9 +113,9 @@ def encode_time(time) -> xr.Dataset:
 
     Raises
     ------
-    TypeError
+    InputTypeError
         If the times are not ``datetime64`` (e.g. floats, strings or cftime).
-    ValueError
+    InputError
         If a Dataset without a ``time`` coordinate is passed.
 
     Examples
@@ -171,7 +171,7 @@ def encode_location(obj: xr.Dataset | xr.DataArray) -> xr.Dataset:
 
     Raises
     ------
-    ValueError
+    InputError
         If the object has no CRS or no x/y dimensions.
 
     Examples
@@ -243,10 +243,10 @@ def metadata_features(ds: xr.Dataset | xr.DataArray, *, date=None) -> xr.DataArr
 
     Raises
     ------
-    ValueError
+    InputError
         If ``ds`` has no ``time`` coordinate and no ``date`` was given, or has
         one and ``date`` was given too; or as :func:`encode_location`.
-    TypeError
+    InputTypeError
         As :func:`encode_time`, for times that are not ``datetime64``.
 
     Examples

@@ -299,8 +299,7 @@ def prepare_inputs(
         fix), or the model wants bands the catalogue does not know.
     """
     config = model.config
-    card = getattr(model, "card", None)
-    required = list(card.required_modalities) if card else [next(iter(config.modalities))]
+    required = list(model.card.required_modalities)
     unknown = [b for b in config.bands if not any(b in names for names in MODALITY_BANDS.values())]
     if unknown:
         raise InputError(

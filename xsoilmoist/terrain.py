@@ -481,9 +481,9 @@ def slope(dem: xr.DataArray, *, nodata: float | None = None) -> xr.DataArray:
 
     Raises
     ------
-    TypeError
+    InputTypeError
         If ``dem`` is not a numeric DataArray.
-    ValueError
+    InputError
         If the DEM has no CRS, no regular y/x coordinates, extra dims, or
         elevation units that are not a length. The message says how to fix it.
 
@@ -522,7 +522,7 @@ def aspect(dem: xr.DataArray, *, nodata: float | None = None) -> xr.DataArray:
 
     Raises
     ------
-    TypeError, ValueError
+    InputTypeError, InputError
         As :func:`slope`.
 
     Examples
@@ -570,7 +570,7 @@ def flow_accumulation(dem: xr.DataArray, *, nodata: float | None = None) -> xr.D
 
     Raises
     ------
-    TypeError, ValueError
+    InputTypeError, InputError
         As :func:`slope`.
 
     Examples
@@ -623,8 +623,8 @@ def twi(dem: xr.DataArray, *, nodata: float | None = None, min_slope: float = 0.
 
     Raises
     ------
-    TypeError, ValueError
-        As :func:`slope`; ValueError also for a ``min_slope`` out of range.
+    InputTypeError, InputError
+        As :func:`slope`; InputError also for a ``min_slope`` out of range.
 
     Examples
     --------

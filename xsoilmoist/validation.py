@@ -236,7 +236,7 @@ def validate(
 
     Raises
     ------
-    ValueError
+    InputError
         If ``ssm`` has no CRS or no time, the station variable is ambiguous,
         the station coordinates have no CRS, no station lies on the raster
         (the message gives both extents) or no observation lies within
