@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
+import time
 from collections.abc import Sequence
 
 __all__ = ["EXIT_CODES", "main"]
@@ -119,36 +119,34 @@ def _headline_metrics(metrics: dict) -> str:
 
 
 def _connect(address: str, timeout: float):
-    """A dask-distributed client; OSError if the whole handshake takes over ``timeout`` s.
+    """A dask-distributed client; OSError if connect and handshake take over ``timeout`` s.
 
     ``Client(timeout=...)`` bounds the TCP connect but not the dask handshake
     that follows (a listener that is not a scheduler, such as the dashboard or
     any HTTP server, accepts the connection and never answers: dask/distributed
-    issue 8071), so the client is created in a thread given ``timeout``
-    seconds in all.
+    issue 8071). So the handshake is tried first under a wall-clock deadline,
+    and the client gets the time left.
     """
+    import asyncio
+
     from distributed import Client
+    from distributed.comm import connect
 
-    outcome: dict = {}
+    async def handshake() -> None:
+        comm = await asyncio.wait_for(connect(address, timeout=timeout), timeout)
+        await comm.close()
 
-    def connect() -> None:
-        try:
-            outcome["client"] = Client(address, timeout=f"{timeout}s")
-        except BaseException as err:  # handed to the calling thread
-            outcome["error"] = err
-
-    thread = threading.Thread(target=connect, name="xsoilmoist-connect", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if "error" in outcome:
-        raise outcome["error"]
-    if "client" not in outcome:
+    start = time.monotonic()
+    try:
+        asyncio.run(handshake())
+    except asyncio.TimeoutError:
         raise TimeoutError(
             f"no dask scheduler answered within {timeout:g} s: something may listen there "
             "but does not speak dask's protocol (the dashboard, another service?); a "
             "scheduler usually listens on port 8786"
-        )
-    return outcome["client"]
+        ) from None
+    remaining = max(timeout - (time.monotonic() - start), 1.0)
+    return Client(address, timeout=f"{remaining}s")
 
 
 def _predict(args: argparse.Namespace) -> int:
