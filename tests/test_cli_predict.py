@@ -84,3 +84,54 @@ def test_missing_modalities_exit_2(tmp_path, model_path, capsys):  # noqa: F811
     assert code == 2
     err = capsys.readouterr().err
     assert "sar_c" in err and "missing" in err
+
+
+def test_standardization_options_reach_predict(tmp_path, model_path, capsys):  # noqa: F811
+    ds = scene(ny=30, nx=30, nt=1).isel(time=0, drop=True).rename(vv="sigma0_a")
+    ds.to_zarr(tmp_path / "s.zarr")
+    args = [
+        "predict",
+        str(tmp_path / "s.zarr"),
+        str(tmp_path / "o.zarr"),
+        "--model",
+        str(model_path),
+    ]
+    assert main(args) == 2  # no vv, no date
+    capsys.readouterr()
+    assert main([*args, "--rename", "sigma0_a=vv", "--date", "2022-05-01"]) == 0
+    written = xr.open_zarr(tmp_path / "o.zarr")["ssm"]
+    expected = predict(ds, model_path, rename={"sigma0_a": "vv"}, date="2022-05-01")
+    np.testing.assert_allclose(written.values, expected.values, atol=1e-6)
+
+
+def test_processing_baseline_reaches_predict(tmp_path, model_path, capsys):  # noqa: F811
+    from test_bands import raw_scene
+
+    raw = raw_scene()
+    raw.attrs = {}  # the offset of the digital numbers is unknown
+    raw.to_zarr(tmp_path / "raw.zarr")
+    args = [
+        "predict",
+        str(tmp_path / "raw.zarr"),
+        str(tmp_path / "o.zarr"),
+        "--model",
+        str(model_path),
+    ]
+    assert main(args) == 2
+    assert "processing_baseline" in capsys.readouterr().err
+    assert main([*args, "--processing-baseline", "04.00"]) == 0
+    written = xr.open_zarr(tmp_path / "o.zarr")["ssm"]
+    expected = predict(raw, model_path, processing_baseline="04.00")
+    np.testing.assert_allclose(written.values, expected.values, atol=1e-6)
+
+
+def test_a_real_scheduler_is_used(scene_zarr, model_path, tmp_path):  # noqa: F811
+    from distributed import LocalCluster
+
+    _, path = scene_zarr
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        args = ["predict", str(path), str(tmp_path / "o.zarr"), "--model", str(model_path)]
+        assert main([*args, "--scheduler", cluster.scheduler_address]) == 0
+    assert xr.open_zarr(tmp_path / "o.zarr").attrs["xsoilmoist_complete"] == "true"

@@ -41,8 +41,8 @@ def _no_bands(report, source: str) -> str | None:
     """Why a scene in which no band of any modality was recognised cannot be used, or None."""
     from xsoilmoist.catalogue import MODALITY_BANDS, lookup_alias
 
-    if any(status != "missing" for status in report.modalities.values()):
-        return None
+    if report.plan.problems or any(s != "missing" for s in report.modalities.values()):
+        return None  # the report names what was found and what is wrong
     known = report.plan.sources.keys() | report.plan.derivable.keys()
     missing = [name for names in MODALITY_BANDS.values() for name in names if name not in known]
     found = report.plan.unrecognised
@@ -58,7 +58,7 @@ def _no_bands(report, source: str) -> str | None:
             f"build one scene from them with `xsoilmoist assemble {source} scene.zarr`, "
             "or name the bands with --rename OLD=NEW"
         )
-    return f"{message}; name the bands with --rename OLD=NEW (e.g. --rename sigma0=VV)"
+    return f"{message}; name the bands with --rename OLD=NEW (e.g. --rename sigma0=vv)"
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -243,7 +243,7 @@ def _add_standardize_options(parser: argparse.ArgumentParser, *, date: bool) -> 
         action="append",
         metavar="OLD=NEW",
         type=_rename_pair,
-        help="read variable OLD as band NEW, e.g. --rename sigma0=VV (repeatable)",
+        help="read variable OLD as band NEW, e.g. --rename sigma0=vv (repeatable)",
     )
     if date:
         parser.add_argument(
