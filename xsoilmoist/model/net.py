@@ -489,8 +489,10 @@ class SSMNet(nn.Module):
         self.card = _card_for(config, card)
         dims, depths = config.dims, config.depths
         n_modalities = len(config.modalities)
-        mean = torch.tensor(config.band_mean, dtype=torch.float64)
-        std = torch.tensor(config.band_std, dtype=torch.float64)
+        # on the CPU even when built on torch's "meta" device (as weights.py does to check
+        # shapes): arithmetic on meta tensors would import torch._dynamo (seconds)
+        mean = torch.tensor(config.band_mean, dtype=torch.float64, device="cpu")
+        std = torch.tensor(config.band_std, dtype=torch.float64, device="cpu")
         band_modality = [m for m, group in enumerate(config.modalities.values()) for _ in group]
         # Derived from the config (which travels as JSON), so not part of the state dict:
         # (x - mean) / std computed as x * scale + shift in one pass over (B, C, H, W), and
