@@ -244,3 +244,21 @@ def test_cli_train_refuses_to_replace_a_model_without_overwrite(tmp_path, capsys
     err = capsys.readouterr().err
     assert "tiny.safetensors' exists; pass --overwrite" in err
     assert weights.read_bytes() == b"an earlier model"
+
+
+def test_progress_bar_advances_with_the_model_blocks(capsys):
+    from xsoilmoist.io import _block_progress_bar
+
+    def block(i):
+        return ("ssm-tiles-" + "0123456789abcdef" * 2, i, 0, 0)
+
+    bar = _block_progress_bar()
+    light = {f"stack-{i:032x}" for i in range(30)}  # reads and rechunks, done at once
+    bar._state = {
+        "finished": light | {block(0)},
+        "ready": set(),
+        "running": {block(1)},
+        "waiting": {block(2)},
+    }
+    bar._update_bar(1.0)
+    assert "33% Completed" in capsys.readouterr().out  # dask's count would say 94 %

@@ -337,6 +337,35 @@ def _client():
         return None
 
 
+def _block_progress_bar():
+    """dask's progress bar, advancing with the model's block tasks rather than with every task.
+
+    A small scene is a few heavy block tasks (``ssm-tiles-*``, from
+    :func:`xsoilmoist.tiling.halo_blocks`) among many light ones (reads,
+    rechunks), so a bar counting tasks leaps to 90 % and waits there. Graphs
+    without block tasks are counted as dask does.
+    """
+    from dask.diagnostics import ProgressBar
+    from dask.utils import key_split
+
+    def blocks(keys) -> int:
+        return sum(key_split(k).startswith("ssm-tiles") for k in tuple(keys))
+
+    class BlockProgressBar(ProgressBar):
+        def _update_bar(self, elapsed):
+            state = self._state
+            if not state:
+                return super()._update_bar(elapsed)
+            done = blocks(state["finished"])
+            left = sum(blocks(state[kind]) for kind in ("ready", "waiting", "running"))
+            if done + left == 0:
+                return super()._update_bar(elapsed)
+            if left:
+                self._draw_bar(done / (done + left), elapsed)
+
+    return BlockProgressBar()
+
+
 def _compute(obj, progress: bool):
     """Compute a dask object; no task of it still runs (or writes) when this returns or raises."""
     client = _client()
@@ -353,9 +382,7 @@ def _compute(obj, progress: bool):
             raise
     with contextlib.ExitStack() as stack:
         if progress:
-            from dask.diagnostics import ProgressBar
-
-            stack.enter_context(ProgressBar())
+            stack.enter_context(_block_progress_bar())
         if dask.config.get("scheduler", None) is not None:  # the user chose a scheduler
             return dask.compute(obj)[0]
         # dask's shared thread pool keeps running a failed graph's tasks; ours is joined
