@@ -72,10 +72,10 @@ def _georeferenced(source: Source) -> tuple[xr.Dataset, list[str]]:
     return ds, notes
 
 
-def _layers_of(source: Source, options: dict) -> tuple[list[Layer], list[str]]:
+def _layers_of(source: Source, options: dict, units) -> tuple[list[Layer], list[str]]:
     """Standardized layers of one source (no derived bands) and its unknown variable names."""
     ds, notes = _georeferenced(source)
-    ds = _with_units(ds, options.pop("units", None) or {})
+    ds = _with_units(ds, units or {})
     masks = [str(v) for v in ds.data_vars if str(v).lower() in MASK_NAMES]
     rest = ds.drop_vars(masks)
     plan = plan_standardization(rest, **options)
@@ -397,7 +397,7 @@ def assemble(
     options = {"rename": rename, "processing_baseline": processing_baseline}
     layers, unknown = [], []
     for source in open_sources(sources, chunks):
-        found, names = _layers_of(source, {**options, "units": units})
+        found, names = _layers_of(source, options, units)
         layers += found
         unknown += [f"{name!r} in {source.origin}" for name in names]
     if unknown:
