@@ -396,6 +396,8 @@ def _zarr_dataset(obj: xr.DataArray | xr.Dataset) -> xr.Dataset:
     store = obj.to_dataset(name=obj.name or "ssm") if isinstance(obj, xr.DataArray) else obj.copy()
     store.attrs = {k: v for k, v in store.attrs.items() if k != COMPLETE_ATTR}
     for name in store.variables:
+        if store[name].dtype.kind == "U":  # fixed-width unicode has no zarr 3 spec; strings do
+            store[name] = store[name].astype(object)
         store[name].encoding = {}
         chunks = store[name].chunks
         if chunks is not None:  # zarr needs equal chunks but the last
