@@ -208,6 +208,9 @@ def test_cli_check_on_product_files_names_the_missing_bands(scene, tmp_path, cap
     assert "missing: vv, vh" in err and "blue" in err
     assert f"xsoilmoist assemble {folder} scene.zarr" in err
     assert "B02, B04, VV" in err
+    assert main(["predict", str(folder), str(tmp_path / "ssm.zarr")]) == 2
+    assert f"xsoilmoist assemble {folder} scene.zarr" in capsys.readouterr().err
+    assert not (tmp_path / "ssm.zarr").exists()
 
 
 def test_cli_rename_option(scene, tmp_path, capsys):

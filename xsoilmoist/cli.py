@@ -15,7 +15,7 @@ EXIT_CODES = """exit codes:
   0    success
   1    the input has problems (check)
   2    bad arguments or input: missing file, unreadable scene, missing modalities,
-       output exists (usage errors too)
+       output exists or may not be replaced (usage errors too)
   3    the model is not available, fails its hash check, or does not fit its card
   4    the dask scheduler cannot be reached
   5    the computation failed (retrying may help)
