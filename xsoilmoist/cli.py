@@ -131,9 +131,12 @@ def _connect(address: str, timeout: float):
 
     from distributed import Client
     from distributed.comm import connect
+    from distributed.security import Security
+
+    tls = Security().get_connection_args("client")  # as the client will: dask's TLS config
 
     async def handshake() -> None:
-        comm = await asyncio.wait_for(connect(address, timeout=timeout), timeout)
+        comm = await asyncio.wait_for(connect(address, timeout=timeout, **tls), timeout)
         await comm.close()
 
     start = time.monotonic()
