@@ -34,8 +34,8 @@ TINY_LOCAL = SSMNetConfig(
 TINY_TILE_WIDE = dataclasses.replace(TINY_LOCAL, statistics_window=None)
 FIELD = receptive_field(TINY_LOCAL)
 CONV_RADIUS = receptive_field(TINY_TILE_WIDE).radius
-WIDTH = 2 * FIELD.halo + 2 * INPUT_MULTIPLE  # room on both sides
-FIRST = FIELD.halo  # 32 output columns, one per alignment with the grid
+WIDTH = 2 * FIELD.exact_margin + 2 * INPUT_MULTIPLE  # room on both sides
+FIRST = FIELD.exact_margin  # 32 output columns, one per alignment with the grid
 COLUMNS = range(FIRST, FIRST + INPUT_MULTIPLE)
 
 
@@ -132,7 +132,7 @@ def _nested_tiles(config: SSMNetConfig, axis: int) -> tuple[torch.Tensor, torch.
     large strip's extra 64 px on either side differ from the rest (brighter, no
     optical, the only L-band), so tile-wide statistics differ between the strips.
     """
-    small, offset = 2 * FIELD.halo + 2 * INPUT_MULTIPLE, 2 * INPUT_MULTIPLE
+    small, offset = 2 * FIELD.exact_margin + 2 * INPUT_MULTIPLE, 2 * INPUT_MULTIPLE
     large = small + 2 * offset
     x, meta = random_inputs(config, 1, INPUT_MULTIPLE, large, seed=5)
     slices = config.modality_slices
@@ -176,7 +176,7 @@ def test_a_tile_disagrees_with_a_larger_tile_beyond_the_radius_with_tile_wide_st
 def test_halo_covers_the_radius_on_the_stride_grid(name):
     field = receptive_field(name)
     assert field.input_multiple == INPUT_MULTIPLE == 32
-    assert field.halo % 32 == 0 and 0 <= field.halo - field.radius < 32
+    assert field.exact_margin % 32 == 0 and 0 <= field.exact_margin - field.radius < 32
     assert field.radius > field.convolution_radius  # named configs: local statistics
     tile_wide = receptive_field(dataclasses.replace(CONFIGS[name], statistics_window=None))
     assert tile_wide.tile_wide_statistics

@@ -725,11 +725,13 @@ class ReceptiveField:
         statistics.
     input_multiple : int
         Inputs are padded internally to a multiple of this (the total stride, 32).
-    halo : int
+    exact_margin : int
         ``radius`` rounded up to a multiple of ``input_multiple``: the context a
-        tile needs on every side so that its core's output equals the output of
-        any larger tile containing it (origins on the stride-32 grid), to float
-        rounding, when ``tile_wide_statistics`` is False.
+        tile would need on every side so that its core's output equals the
+        output of any larger tile containing it (origins on the stride-32 grid),
+        to float rounding, when ``tile_wide_statistics`` is False. Inference
+        uses the model card's much smaller ``halo`` (agreement within
+        tolerance) and blends overlaps; see :doc:`/architecture`.
     tile_wide_statistics : bool
         True for ``statistics_window=None``: GRN and the SE squeeze then use the
         whole tile and no halo makes tiles agree exactly.
@@ -766,14 +768,16 @@ class ReceptiveField:
     Examples
     --------
     >>> rf = receptive_field(get_config("atto"))
-    >>> rf.halo % rf.input_multiple == 0 and rf.halo >= rf.radius > rf.convolution_radius
+    >>> rf.exact_margin % rf.input_multiple == 0
+    True
+    >>> rf.exact_margin >= rf.radius > rf.convolution_radius
     True
     """
 
     radius: int
     convolution_radius: int
     input_multiple: int
-    halo: int
+    exact_margin: int
     tile_wide_statistics: bool
 
 
@@ -867,17 +871,17 @@ def receptive_field(config: SSMNetConfig | str) -> ReceptiveField:
     Examples
     --------
     >>> receptive_field("atto")
-    ReceptiveField(radius=1434, convolution_radius=698, input_multiple=32, halo=1440, \
+    ReceptiveField(radius=1434, convolution_radius=698, input_multiple=32, exact_margin=1440, \
 tile_wide_statistics=False)
     """
     if isinstance(config, str):
         config = get_config(config)
     radius = _radius(config, windows=True)
-    halo = -(-radius // INPUT_MULTIPLE) * INPUT_MULTIPLE
+    exact_margin = -(-radius // INPUT_MULTIPLE) * INPUT_MULTIPLE
     return ReceptiveField(
         radius=radius,
         convolution_radius=_radius(config, windows=False),
         input_multiple=INPUT_MULTIPLE,
-        halo=halo,
+        exact_margin=exact_margin,
         tile_wide_statistics=not config.local_statistics,
     )
