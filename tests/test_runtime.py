@@ -181,3 +181,36 @@ def test_no_scene_edge_step_stands_out_on_a_smooth_scene():
         steps = np.abs(np.diff(values, axis=0)).mean(axis=1)
         median = np.median(steps)
         assert steps[0] < 3 * median and steps[-1] < 3 * median, (steps[:3], median)
+
+
+COMPILE_CHILD = """
+import json, warnings
+warnings.simplefilter("ignore")
+from torch._dynamo.utils import counters
+from xsoilmoist.inference import _resolve_model
+from xsoilmoist.runtime import Runtime, tile_runner
+ref, model = _resolve_model("default")
+tile_runner(model, ref, ref.sha256, Runtime("cpu", "bfloat16", compiled=True), 256, 4)
+print(json.dumps({k: int(v) for k, v in counters["inductor"].items() if "fxgraph" in k}))
+"""
+
+
+@pytest.mark.slow
+def test_compiled_stays_within_the_bound_and_a_second_process_reads_the_disk_cache():
+    import json
+    import subprocess
+    import sys
+
+    ds = held_out_scene("farmland", 100, 64)
+    eager = predict(ds, precision="float32", compile=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ModelWarning)  # no fallback
+        compiled = predict(ds, precision="bfloat16", compile=True)
+    assert compiled.attrs["runtime"] == "cpu, bfloat16, compiled"
+    difference = np.abs(compiled.values - eager.values)
+    assert np.nanmean(difference) <= 0.002 and np.nanmax(difference) <= 0.02
+    child = subprocess.run(
+        [sys.executable, "-c", COMPILE_CHILD], capture_output=True, text=True, check=True
+    )
+    cache = json.loads(child.stdout.strip().splitlines()[-1])
+    assert cache.get("fxgraph_cache_hit", 0) >= 1 and cache.get("fxgraph_cache_miss", 0) == 0

@@ -13,12 +13,15 @@ and tile shape.
   (AVX512-BF16 or AMX); float32 elsewhere. Eager bfloat16 on the CPU is slower
   than eager float32 (autocast converts every weight at every call), so an
   eager CPU run stays in float32.
-- ``compile=None``: :func:`torch.compile` (inductor, weights frozen into the
-  graph) for scenes of at least :data:`COMPILE_MIN_PIXELS`, or whenever this
+- ``compile=None``: :func:`torch.compile` (inductor) for scenes of at least
+  :data:`COMPILE_MIN_PIXELS`, or whenever this
   process compiled the same model, runtime and tile shape already. Compiled
   code is cached on disk (:func:`compile_cache_dir`, one folder per torch
-  version and model hash) so another process reuses it. A compilation that
-  fails falls back to eager with a :class:`~xsoilmoist.errors.ModelWarning`.
+  version and model hash) so another process reuses it. Weights are not
+  frozen into the graph: inductor's FX-graph and AOTAutograd caches skip
+  graphs with frozen weights, and a second process would compile again. A
+  compilation that fails falls back to eager with a
+  :class:`~xsoilmoist.errors.ModelWarning`.
 
 The CUDA path is the CPU path with the model and tiles placed on the GPU; it is
 not measured here (no GPU on the machines the figures come from).
@@ -339,7 +342,7 @@ class _TileRunner:
         try:
             folder.mkdir(parents=True, exist_ok=True)
             os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(folder)
-            compiled = torch.compile(self.model, options={"freezing": True})
+            compiled = torch.compile(self.model)
             tiles = np.zeros((self.batch, self.model.config.n_bands, tile, tile), np.float32)
             self.run(compiled, tiles, np.zeros((1, n_meta), np.float32))
             self.forward = compiled

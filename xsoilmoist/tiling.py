@@ -30,7 +30,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import dask
 import dask.array as da
@@ -226,40 +225,40 @@ def reflect_index(index: np.ndarray, length: int) -> np.ndarray:
     return np.where(folded < length, folded, period - folded)
 
 
-def _compact(index: np.ndarray) -> slice | np.ndarray:
-    """``index`` as a slice when it is a run of consecutive pixels (plain, fast copies)."""
-    if len(index) and np.array_equal(index, np.arange(index[0], index[0] + len(index))):
-        return slice(int(index[0]), int(index[0]) + len(index))
-    return index
-
-
-def _pieces(bounds: np.ndarray, start: int, stop: int) -> list[tuple[int, Any, Any]]:
+def _pieces(bounds: np.ndarray, start: int, stop: int) -> list[tuple[int, slice, slice]]:
     """Input chunks that pixels ``[start, stop)`` (mirrored into the axis) come from.
 
-    Returns ``(chunk index, pixels in the chunk, places in the block)``, each a
-    slice or an index array.
+    Returns ``(chunk index, slice in the chunk, slice in the block)`` for each
+    run of pixels read in one direction from one chunk (mirrored runs read
+    backwards), so blocks are filled by plain slicing.
+
+    Examples
+    --------
+    >>> pieces = _pieces(np.array([0, 3, 6]), -2, 4)  # pixels 2, 1, 0 | 1, 2 | 3
+    >>> [(k, src.start, src.step, dst.start, dst.stop) for k, src, dst in pieces]
+    [(0, 2, -1, 0, 3), (0, 1, 1, 3, 5), (1, 0, 1, 5, 6)]
     """
-    source = reflect_index(np.arange(start, stop), int(bounds[-1]))
-    chunk = np.searchsorted(bounds, source, side="right") - 1
-    out = []
-    for k in np.unique(chunk):
-        places = np.flatnonzero(chunk == k)
-        out.append((int(k), _compact(source[places] - bounds[k]), _compact(places)))
+    source = reflect_index(np.arange(start, stop), int(bounds[-1])).tolist()
+    chunk = (np.searchsorted(bounds, source, side="right") - 1).tolist()
+    out, first = [], 0
+    for i in range(1, len(source) + 1):
+        if i < len(source) and chunk[i] == chunk[first]:
+            step = source[i] - source[i - 1]
+            if abs(step) == 1 and (i == first + 1 or step == source[first + 1] - source[first]):
+                continue
+        k = chunk[first]
+        step = source[first + 1] - source[first] if i - first > 1 else 1
+        lo = source[first] - int(bounds[k])
+        hi = lo + step * (i - first)
+        out.append((k, slice(lo, hi if hi >= 0 else None, step), slice(first, i)))
+        first = i
     return out
-
-
-def _grid(rows: Any, cols: Any) -> tuple:
-    """An index of ``rows`` x ``cols`` (slices or index arrays) over the last two axes."""
-    if isinstance(rows, slice) and isinstance(cols, slice):
-        return (Ellipsis, rows, cols)
-    as_array = lambda s: np.arange(s.start, s.stop) if isinstance(s, slice) else s  # noqa: E731
-    return (Ellipsis, *np.ix_(as_array(rows), as_array(cols)))
 
 
 def _fill_block(chunks: list[np.ndarray], places: list, shape: tuple[int, ...]) -> np.ndarray:
     block = np.empty(shape, dtype=np.float32)
     for chunk, (src_y, src_x, dst_y, dst_x) in zip(chunks, places, strict=True):
-        block[_grid(dst_y, dst_x)] = chunk[_grid(src_y, src_x)]
+        block[..., dst_y, dst_x] = chunk[..., src_y, src_x]
     return block
 
 
