@@ -309,7 +309,12 @@ def main() -> None:
     parser.add_argument("--memory-sizes", type=int, nargs="*", default=[4096, 8192])
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds of parts 1-2")
     parser.add_argument("--runtime-sizes", type=int, nargs="*", default=[2048, 4096])
-    parser.add_argument("--eager-only", action="store_true", help="leave out compiled runtimes")
+    parser.add_argument(
+        "--compiled-precisions",
+        nargs="*",
+        default=["float32", "bfloat16"],
+        help="precisions also run compiled (none: eager only)",
+    )
     parser.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--compile-child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -353,12 +358,12 @@ def run(args: argparse.Namespace, work: Path) -> None:
         memory_part(args, model_path, work)
 
 
-def runtime_cases(devices: list[str], eager_only: bool) -> dict[str, dict]:
+def runtime_cases(devices: list[str], compiled_precisions: list[str]) -> dict[str, dict]:
     """predict() keyword arguments of every runtime, and of predict's default, by label."""
     cases = {}
     for device in devices:
         for precision in ("float32", "bfloat16"):
-            for compiled in (False,) if eager_only else (False, True):
+            for compiled in (False, True) if precision in compiled_precisions else (False,):
                 kind = "compiled" if compiled else "eager"
                 cases[f"{device} {precision} {kind}"] = {
                     "device": device,
@@ -376,7 +381,7 @@ def runtime_part(args: argparse.Namespace, model_path, size: int, measured: dict
     from xsoilmoist.weights import load_model
 
     chunked = smooth_scene(size).chunk({"y": 1024, "x": 1024})
-    cases = runtime_cases(available_devices(), args.eager_only)
+    cases = runtime_cases(available_devices(), args.compiled_precisions)
     warm = {}
     print(f"\n0. runtimes on a {size} x {size} scene (16 bands, dask, best of {args.rounds})")
     for label, kwargs in cases.items():
