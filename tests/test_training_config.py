@@ -144,4 +144,7 @@ def test_a_tiny_run_writes_a_loadable_model_with_an_honest_card(tmp_path):
     assert card.metrics["truth"]["n"] == 2 * 48 * 48
     assert card.required_modalities == ["sar_c"]
     assert model.config.band_mean[0] != 0.0  # normalisation from the training scenes
+    low, high = card.input_ranges["vv"]  # what the input checks compare scenes with
+    assert -40 < low < high < 10
+    assert card.trained_months and set(card.trained_months) <= set(range(1, 13))
     json.loads((tmp_path / "out" / "tiny.json").read_text())

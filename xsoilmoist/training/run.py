@@ -10,7 +10,7 @@ from typing import Any, TextIO
 from xsoilmoist.training.config import TrainingConfig, load_training_config
 from xsoilmoist.training.evaluation import evaluate
 from xsoilmoist.training.loop import finetune, pretrain
-from xsoilmoist.training.scenes import TrainingScene, prepare_scene
+from xsoilmoist.training.scenes import TrainingScene, prepare_scene, training_coverage
 
 __all__ = ["evaluation_report", "run_training", "run_training_config"]
 
@@ -61,21 +61,41 @@ def run_training(
 
     See :func:`run_training_config`.
     """
-    from xsoilmoist.model import SSMNet
-    from xsoilmoist.weights import ModelCard, load_model, save_model
+    from xsoilmoist.weights import save_model
 
     if not overwrite:
         _refuse_existing_model(config.output_path())
     log = log or sys.stderr
+    start = _starting_model(config)
+    scenes = _training_scenes(config, start, log)
+    model, stages = _run_stages(config, start, scenes, progress)
+    evaluated = scenes["test"] or scenes["validation"]
+    metrics = {}
+    if evaluated:
+        split = "test" if scenes["test"] else "validation"
+        metrics = {"split": split, **evaluation_report(model, evaluated)}
+    card = _trained_card(config, model, stages, metrics, scenes["train"])
+    weights, card_path = save_model(model, config.output_path(), card)
+    log.write(f"wrote {weights} and {card_path}\n")
+    _log_scores(metrics, log)
+    return weights
+
+
+def _starting_model(config: TrainingConfig):
+    """The network to train: loaded from ``[model] start_from``, or built from the config."""
+    from xsoilmoist.model import SSMNet
+    from xsoilmoist.weights import load_model
+
     start_from = config.model.get("start_from")
-    if start_from:
-        local = config.base / Path(start_from).expanduser()
-        local_files = [local, local.with_name(local.name + ".safetensors")]
-        start = load_model(local if any(p.exists() for p in local_files) else start_from)
-        network = start.config
-    else:
-        network = config.network_config()
-        start = SSMNet(network)
+    if not start_from:
+        return SSMNet(config.network_config())
+    local = config.base / Path(start_from).expanduser()
+    local_files = [local, local.with_name(local.name + ".safetensors")]
+    return load_model(local if any(p.exists() for p in local_files) else start_from)
+
+
+def _training_scenes(config: TrainingConfig, start, log: TextIO) -> dict[str, list[TrainingScene]]:
+    """The prepared scenes of each split."""
     scenes: dict[str, list[TrainingScene]] = {
         split: [] for split in ("train", "validation", "test")
     }
@@ -86,9 +106,14 @@ def run_training(
         f"training scenes: {len(scenes['train'])}, validation: {len(scenes['validation'])}, "
         f"test: {len(scenes['test'])}\n"
     )
+    return scenes
+
+
+def _run_stages(config: TrainingConfig, start, scenes, progress: bool) -> tuple[Any, list]:
+    """Stage 1 and stage 2 as the config has them; the trained model and stage summaries."""
     output = config.output_path()
+    model: Any = start if config.model.get("start_from") else start.config
     stages = []
-    model: Any = start if start_from else network
     if config.pretrain is not None:
         result = pretrain(
             model,
@@ -103,11 +128,10 @@ def run_training(
         model = result.model
         stages.append(result.summary())
     if config.finetune is not None:
-        validation = [s for s in scenes["validation"] if s.n_stations]
         result = finetune(
             model,
             scenes["train"],
-            validation=validation,
+            validation=[s for s in scenes["validation"] if s.n_stations],
             settings=config.finetune,
             checkpoint=output.with_name(output.name + "-finetune")
             if config.output.checkpoints
@@ -116,14 +140,17 @@ def run_training(
         )
         model = result.model
         stages.append(result.summary())
-    evaluated = scenes["test"] or scenes["validation"]
-    metrics = {}
-    if evaluated:
-        split = "test" if scenes["test"] else "validation"
-        metrics = {"split": split, **evaluation_report(model, evaluated)}
+    return model, stages
+
+
+def _trained_card(config: TrainingConfig, model, stages, metrics, train_scenes):
+    """The card of the trained model, with the band ranges and months it was trained on."""
+    from xsoilmoist.weights import ModelCard
+
     modalities = list(model.config.modalities)
-    card = ModelCard(
-        name=config.output.name or output.name,
+    input_ranges, months = training_coverage(train_scenes) if train_scenes else (None, None)
+    return ModelCard(
+        name=config.output.name or config.output_path().name,
         config={},
         trained=True,
         description=config.output.description or _default_description(config),
@@ -131,18 +158,21 @@ def run_training(
         optional_modalities=modalities[1:],
         tile=config.output.tile,
         halo=config.output.halo,
+        input_ranges=input_ranges,
+        trained_months=months,
         training={
             "configuration_file": config.source,
             "data": [d.describe() for d in config.data],
             "stages": stages,
-            "started_from": start_from or None,
+            "started_from": config.model.get("start_from") or None,
         },
         metrics=metrics,
         license=config.output.license,
         version=config.output.version,
     )
-    weights, card_path = save_model(model, output, card)
-    log.write(f"wrote {weights} and {card_path}\n")
+
+
+def _log_scores(metrics: dict, log: TextIO) -> None:
     for target in ("truth", "stations"):
         if target in metrics:
             scores = metrics[target]
@@ -151,7 +181,6 @@ def run_training(
                 f"RMSE {scores['rmse']:.4f}  ubRMSE {scores['ubrmse']:.4f}  "
                 f"MAE {scores['mae']:.4f}  bias {scores['bias']:+.4f}  (n={int(scores['n'])})\n"
             )
-    return weights
 
 
 def run_training_config(

@@ -25,7 +25,13 @@ from xsoilmoist.stations import place_stations
 if TYPE_CHECKING:
     from xsoilmoist.model import SSMNet, SSMNetConfig
 
-__all__ = ["TrainingScene", "band_statistics", "normalised_config", "prepare_scene"]
+__all__ = [
+    "TrainingScene",
+    "band_statistics",
+    "normalised_config",
+    "prepare_scene",
+    "training_coverage",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -324,3 +330,52 @@ def normalised_config(config: SSMNetConfig, scenes: Sequence[TrainingScene]) -> 
         )
     mean, std = band_statistics(scenes)
     return dataclasses.replace(config, band_mean=mean, band_std=std)
+
+
+def training_coverage(
+    scenes: Sequence[TrainingScene],
+) -> tuple[dict[str, list[float]], list[int]]:
+    """What a model trained on ``scenes`` has seen: band ranges and months, for its card.
+
+    The ranges are the least and greatest valid value of each band (bands
+    never valid are left out), rounded outwards to 4 significant digits; the
+    months come from the scenes' day-of-year encoding (``doy_sin``,
+    ``doy_cos``, the first two metadata columns). The input checks warn when
+    a scene is mostly outside them (:mod:`xsoilmoist.input_checks`).
+
+    Examples
+    --------
+    >>> doy = 2 * np.pi * 180 / 365  # late June
+    >>> meta = np.array([[np.sin(doy), np.cos(doy), 0, 1, 0, 1]], np.float32)
+    >>> x = np.array([[[[-12.34567, -8.0]]]], np.float32)  # (1, 1, 1, 2)
+    >>> training_coverage([TrainingScene("toy", ("vv",), x, meta)])
+    ({'vv': [-12.35, -8.0]}, [6])
+    """
+    if not scenes:
+        raise InputError("training_coverage needs at least one training scene")
+    bands = scenes[0].bands
+    low = np.full(len(bands), np.inf)
+    high = np.full(len(bands), -np.inf)
+    months: set[int] = set()
+    for scene in scenes:
+        values = np.moveaxis(scene.inputs, 1, 0).reshape(len(bands), -1)
+        low = np.fmin(low, np.nanmin(np.where(np.isfinite(values), values, np.inf), axis=1))
+        high = np.fmax(high, np.nanmax(np.where(np.isfinite(values), values, -np.inf), axis=1))
+        angle = np.arctan2(scene.meta[:, 0], scene.meta[:, 1]) % (2 * np.pi)
+        days = np.floor(angle / (2 * np.pi) * 365.25).astype(int)
+        start = np.datetime64("2021-01-01")
+        months.update(int(str(start + np.timedelta64(d, "D"))[5:7]) for d in days)
+    ranges = {
+        band: [_round_out(lo, np.floor), _round_out(hi, np.ceil)]
+        for band, lo, hi in zip(bands, low, high, strict=True)
+        if np.isfinite(lo) and np.isfinite(hi)
+    }
+    return ranges, sorted(months)
+
+
+def _round_out(value: float, direction) -> float:
+    """``value`` rounded away from the inside of a range to 4 significant digits."""
+    if value == 0:
+        return 0.0
+    scale = 10 ** (np.floor(np.log10(abs(value))) - 3)
+    return float(direction(value / scale) * scale)
