@@ -86,11 +86,16 @@ def test_auto_precision_follows_the_cpu_flags(monkeypatch):
     runtime.cpu_bf16_native.cache_clear()
 
 
-def test_compile_decided_by_scene_size():
+def test_compile_decided_by_scene_size_and_what_the_caches_hold():
+    from xsoilmoist.runtime import COMPILE_MIN_PIXELS, COMPILE_MIN_PIXELS_COLD
+
     assert not plan_runtime("auto", "cpu", None, pixels=64 * 64).compiled
-    big = plan_runtime("float32", "cpu", None, pixels=4096 * 4096)
+    assert not plan_runtime("auto", "cpu", None, pixels=COMPILE_MIN_PIXELS).compiled
+    big = plan_runtime("float32", "cpu", None, pixels=COMPILE_MIN_PIXELS_COLD)
     assert big == Runtime("cpu", "float32", compiled=True)
-    held = plan_runtime("float32", "cpu", None, pixels=64, compiled_before=lambda r: True)
+    on_disk = plan_runtime("auto", "cpu", None, pixels=COMPILE_MIN_PIXELS, held=lambda r: "disk")
+    assert on_disk.compiled
+    held = plan_runtime("float32", "cpu", None, pixels=64, held=lambda r: "process")
     assert held.compiled
 
 

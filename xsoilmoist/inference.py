@@ -36,7 +36,7 @@ from xsoilmoist.input_checks import (
     judge_counts,
     value_counts,
 )
-from xsoilmoist.runtime import Runtime, plan_runtime, runner_held, tile_runner
+from xsoilmoist.runtime import Runtime, compiled_where, plan_runtime, tile_runner
 from xsoilmoist.tiling import TilingPlan, assemble_blocks, halo_blocks
 
 if TYPE_CHECKING:
@@ -456,8 +456,10 @@ def predict(
         Run the model compiled by :func:`torch.compile` (compiled code cached
         on disk per torch version and model); ``None``: for scenes of at least
         :data:`xsoilmoist.runtime.COMPILE_MIN_PIXELS` pixels (times time
-        steps), or when this process compiled it already. A failed compilation
-        falls back to eager with a ``ModelWarning``.
+        steps) when the disk cache holds the compiled code,
+        :data:`~xsoilmoist.runtime.COMPILE_MIN_PIXELS_COLD` when it does not,
+        or when this process compiled it already. A failed compilation falls
+        back to eager with a ``ModelWarning``.
 
     Returns
     -------
@@ -512,7 +514,7 @@ def predict(
         device,
         compile,
         pixels=n_y * n_x * ds.sizes.get("time", 1),
-        compiled_before=lambda r: runner_held(ref, r, plan.tile, batch_size),
+        held=lambda r: compiled_where(ref, ref.sha256, r, plan.tile, batch_size),
     )
     dask_input = any(v.chunks is not None for v in ds.data_vars.values())
     if dask_input:

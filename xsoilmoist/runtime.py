@@ -14,7 +14,8 @@ and tile shape.
   than eager float32 (autocast converts every weight at every call), so an
   eager CPU run stays in float32.
 - ``compile=None``: :func:`torch.compile` (inductor) for scenes of at least
-  :data:`COMPILE_MIN_PIXELS`, or whenever this
+  :data:`COMPILE_MIN_PIXELS` when the disk cache holds the compiled code for
+  that tile shape, :data:`COMPILE_MIN_PIXELS_COLD` when it does not, or whenever this
   process compiled the same model, runtime and tile shape already. Compiled
   code is cached on disk (:func:`compile_cache_dir`, one folder per torch
   version and model hash) so another process reuses it. Weights are not
@@ -49,9 +50,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COMPILE_MIN_PIXELS",
+    "COMPILE_MIN_PIXELS_COLD",
     "PRECISIONS",
     "Runtime",
     "compile_cache_dir",
+    "compiled_where",
     "cpu_bf16_native",
     "plan_runtime",
     "resolve_device",
@@ -61,10 +64,13 @@ __all__ = [
 
 #: Values of ``precision``.
 PRECISIONS = ("auto", "float32", "bfloat16")
-#: Pixels (time steps x scene) from which ``compile=None`` compiles: the break-even of
-#: a compilation read from the disk cache (see docs/inference.rst, "Precision, device
-#: and compiled kernels", for the measurement).
+#: Pixels (time steps x scene) from which ``compile=None`` compiles when the compiled
+#: code is in the disk cache: about the break-even of loading it (docs/inference.rst,
+#: "Precision, device and compiled kernels", has the measurement).
 COMPILE_MIN_PIXELS = 2048 * 2048
+#: The same when it is not: a first compilation took 6 times as long as loading it
+#: (469 s and 79 s, measured on 2 loaded cores), so about 6 times the break-even.
+COMPILE_MIN_PIXELS_COLD = 6 * COMPILE_MIN_PIXELS
 #: Environment variable overriding :func:`compile_cache_dir`'s base folder.
 COMPILE_DIR_ENV = "XSOILMOIST_COMPILE_DIR"
 #: CPU flags (``/proc/cpuinfo``) of native bfloat16 arithmetic.
@@ -234,13 +240,15 @@ def plan_runtime(
     device: str = "auto",
     compile: bool | None = None,
     pixels: int = 0,
-    compiled_before: Callable[[Runtime], bool] | None = None,
+    held: Callable[[Runtime], str | None] | None = None,
 ) -> Runtime:
     """The :class:`Runtime` of a prediction over ``pixels`` pixels (time steps x scene).
 
-    ``compile=None`` compiles when ``pixels`` reaches :data:`COMPILE_MIN_PIXELS`
-    or ``compiled_before(runtime)`` says this process holds that compilation
-    already, and inductor can build kernels for the device.
+    ``compile=None`` compiles when inductor can build kernels for the device
+    and ``held(runtime)`` says ``"process"`` (this process holds that
+    compilation already), or ``pixels`` reaches :data:`COMPILE_MIN_PIXELS`
+    when it says ``"disk"`` (the disk cache holds it, see :func:`compiled_where`),
+    :data:`COMPILE_MIN_PIXELS_COLD` otherwise.
 
     Examples
     --------
@@ -252,8 +260,9 @@ def plan_runtime(
     resolved = resolve_device(device)
     if compile is None:
         compiled = Runtime(resolved, resolve_precision(precision, resolved, True), True)
-        held = compiled_before is not None and compiled_before(compiled)
-        compile = (held or pixels >= COMPILE_MIN_PIXELS) and _compile_supported(resolved)
+        where = held(compiled) if held is not None else None
+        least = COMPILE_MIN_PIXELS if where == "disk" else COMPILE_MIN_PIXELS_COLD
+        compile = (where == "process" or pixels >= least) and _compile_supported(resolved)
     return Runtime(resolved, resolve_precision(precision, resolved, compile), bool(compile))
 
 
@@ -346,6 +355,7 @@ class _TileRunner:
             tiles = np.zeros((self.batch, self.model.config.n_bands, tile, tile), np.float32)
             self.run(compiled, tiles, np.zeros((1, n_meta), np.float32))
             self.forward = compiled
+            _marker(sha256, self.runtime, tile, self.batch).touch()
         except Exception as err:  # any compiler failure: fall back to eager
             self._fall_back(err)
         finally:
@@ -356,9 +366,18 @@ class _TileRunner:
         self.compile_seconds = time.perf_counter() - start
 
 
-def runner_held(key: Any, runtime: Runtime, tile: int, batch: int) -> bool:
-    """Whether this process built the runner of ``key`` for ``runtime`` and this shape."""
-    return (key, runtime, tile, batch) in _RUNNERS
+def _marker(sha256: str, runtime: Runtime, tile: int, batch: int) -> Path:
+    """The file saying that the disk cache holds this compilation."""
+    name = f"{runtime.device}-{runtime.precision}-{batch}x{tile}x{tile}".replace(":", "_")
+    return compile_cache_dir(sha256) / f"{name}.compiled"
+
+
+def compiled_where(key: Any, sha256: str, runtime: Runtime, tile: int, batch: int) -> str | None:
+    """``"process"`` if this process holds that compiled runner, ``"disk"`` if the disk
+    cache holds its code (a process compiled it before), else None."""
+    if (key, runtime, tile, batch) in _RUNNERS:
+        return "process"
+    return "disk" if _marker(sha256, runtime, tile, batch).exists() else None
 
 
 def tile_runner(
