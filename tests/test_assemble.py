@@ -370,7 +370,7 @@ def test_missing_units_names_the_source():
         xsoilmoist.assemble(s1)
 
 
-def test_assembled_scene_predicts_without_warnings_about_grids():
+def test_assembled_scene_predicts_on_its_grid():
     scene = xsoilmoist.assemble(sar(n=48), optical([T_SAR], n=24, res=20.0))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", InputWarning)

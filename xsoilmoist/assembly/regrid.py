@@ -105,11 +105,14 @@ def to_grid(
     method = resampling_for(native, target_m, categorical)
     order = [d for d in da.dims if d not in (y_dim, x_dim)] + [y_dim, x_dim]
     source = da.transpose(*order)
-    options = {"resampling": method, "chunks": chunks, "always_yx": True}
-    if categorical:
-        out = xr_reproject(source, target, dst_nodata=0, **options)
-    else:
-        out = xr_reproject(source.astype(np.float32), target, dst_nodata=np.nan, **options)
+    options = {"resampling": method, "always_yx": True}
+    if chunks is not None:  # dask only: the numpy path hands extra options to GDAL
+        options["chunks"] = chunks
+    if categorical:  # SCL: 0 is no data
+        out = xr_reproject(source, target, src_nodata=0, dst_nodata=0, **options)
+    else:  # NaN is no data: resampling uses the valid neighbours only
+        source = source.astype(np.float32)
+        out = xr_reproject(source, target, src_nodata=np.nan, dst_nodata=np.nan, **options)
     out.attrs = dict(da.attrs)
     return out, method
 
