@@ -25,6 +25,7 @@ Examples
 
 from __future__ import annotations
 
+from xsoilmoist.training.baselines import baseline_predictions, baseline_report
 from xsoilmoist.training.config import (
     DataSource,
     OutputSettings,
@@ -33,7 +34,14 @@ from xsoilmoist.training.config import (
     load_training_config,
 )
 from xsoilmoist.training.evaluation import evaluate, predict_scene
-from xsoilmoist.training.loop import TrainingResult, finetune, pretrain, split_stations
+from xsoilmoist.training.loop import (
+    TrainingResult,
+    finetune,
+    l2_sp_penalty,
+    pretrain,
+    split_dates,
+    split_stations,
+)
 from xsoilmoist.training.losses import footprint_mean_loss, footprint_means, station_loss
 from xsoilmoist.training.patches import PatchBatch, PatchSampler, drop_modalities
 from xsoilmoist.training.run import evaluation_report, run_training, run_training_config
@@ -57,12 +65,15 @@ __all__ = [
     "TrainingResult",
     "TrainingScene",
     "band_statistics",
+    "baseline_predictions",
+    "baseline_report",
     "drop_modalities",
     "evaluate",
     "evaluation_report",
     "finetune",
     "footprint_mean_loss",
     "footprint_means",
+    "l2_sp_penalty",
     "load_training_config",
     "normalised_config",
     "predict_scene",
@@ -70,6 +81,7 @@ __all__ = [
     "pretrain",
     "run_training",
     "run_training_config",
+    "split_dates",
     "split_stations",
     "station_loss",
 ]

@@ -14,7 +14,12 @@ from typing import Any
 
 from xsoilmoist.errors import InputError
 
-__all__ = ["FinetuneSettings", "PretrainSettings"]
+__all__ = ["ADAPTATIONS", "VALIDATION_SPLITS", "FinetuneSettings", "PretrainSettings"]
+
+#: Values of :attr:`FinetuneSettings.adaptation`.
+ADAPTATIONS = ("auto", "full", "head", "recalibrate")
+#: Values of :attr:`FinetuneSettings.validation_split`.
+VALIDATION_SPLITS = ("auto", "stations", "dates")
 
 
 def _check_common(settings: PretrainSettings | FinetuneSettings) -> list[str]:
@@ -106,7 +111,7 @@ class PretrainSettings:
 
 @dataclass(frozen=True)
 class FinetuneSettings:
-    """Stage 2: fine-tuning on station points, with early stopping on held-out stations.
+    """Stage 2: fine-tuning on station points, with early stopping on held-out rows.
 
     Attributes
     ----------
@@ -122,11 +127,11 @@ class FinetuneSettings:
         As :class:`PretrainSettings`.
     freeze_encoder
         Train only the metadata branch, decoder and head (stems, SE fusion and
-        encoder stages frozen).
+        encoder stages frozen); with ``adaptation="full"``.
     validation_fraction
-        Fraction of each scene's stations held out for early stopping when no
-        validation scenes are given (at least one when a scene has two or
-        more stations; 0 disables the split).
+        Fraction of each scene's stations held out for early stopping when
+        stations are held out (at least one when a scene has two or more
+        stations; 0 disables the split).
     eval_every
         Steps between validation passes.
     patience
@@ -134,6 +139,43 @@ class FinetuneSettings:
         weights are restored (``None``: run every step, still keep the best).
     seed
         Seed of the station split, the sampler and the dropout.
+    adaptation
+        What is trained. ``"full"``: every weight (or all but the encoder with
+        ``freeze_encoder``), pulled toward the pretrained weights by L2-SP;
+        ``"head"``: only the full-resolution head (``full_res``,
+        ``head_project``, ``head_conv``, ``head_out``), with L2-SP;
+        ``"recalibrate"``: only an affine recalibration ``a * z + b`` of the
+        head's logit ``z`` (two numbers, folded into ``head_out`` so the saved
+        model is an ordinary network), fitted on the model's predictions at
+        the training readings. ``"auto"`` (default): ``"recalibrate"`` with
+        fewer than ``few_stations`` training stations, else ``"full"``. A
+        network of a million weights fitted to the dozens of readings of one
+        station learns the station, not soil moisture: predictions collapse
+        toward the station's mean. Two numbers cannot collapse the spatial and
+        temporal pattern the pretrained model learned; they fix its bias and
+        its gain, the usual failures when moving from simulated to real
+        observations.
+    l2_sp
+        ``alpha`` of the L2-SP penalty ``alpha / 2 * ||w - w0||^2`` on the
+        trained weights ``w`` (``w0``: the starting weights; Li et al. 2018,
+        "Explicit inductive bias for transfer learning with convolutional
+        networks", ICML). Li et al. tune ``alpha`` by cross-validation over
+        0.001-1 for a cross-entropy loss of order 1; the station loss here is a
+        squared error in (m3/m3)^2, of order 1e-3, so the default 1e-4 is
+        about as strong relative to the loss. 0 disables it.
+    validation_split
+        How early stopping's rows are held out when no validation scenes are
+        given: ``"stations"`` (a ``validation_fraction`` of the stations),
+        ``"dates"`` (the last ``validation_dates_fraction`` of each station's
+        dates) or ``"auto"`` (default: dates with fewer than ``few_stations``
+        stations, where holding one out would leave too few to train on).
+    validation_dates_fraction
+        Fraction of each station's dates, the latest, held out with
+        ``validation_split="dates"`` (at least one date of a station with two
+        or more).
+    few_stations
+        Below this many training stations ``"auto"`` means date hold-out and
+        recalibration.
     """
 
     steps: int = 1000
@@ -148,13 +190,28 @@ class FinetuneSettings:
     eval_every: int = 50
     patience: int | None = 6
     seed: int = 0
+    adaptation: str = "auto"
+    l2_sp: float = 1e-4
+    validation_split: str = "auto"
+    validation_dates_fraction: float = 0.3
+    few_stations: int = 4
 
     def __post_init__(self) -> None:
         problems = _check_common(self)
-        if not 0.0 <= self.validation_fraction < 1.0:
+        for name in ("validation_fraction", "validation_dates_fraction"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                problems.append(f"{name} must be within [0, 1), got {getattr(self, name)!r}")
+        if self.adaptation not in ADAPTATIONS:
+            problems.append(f"adaptation must be one of {ADAPTATIONS}, got {self.adaptation!r}")
+        if self.validation_split not in VALIDATION_SPLITS:
             problems.append(
-                f"validation_fraction must be within [0, 1), got {self.validation_fraction!r}"
+                f"validation_split must be one of {VALIDATION_SPLITS}, "
+                f"got {self.validation_split!r}"
             )
+        if not self.l2_sp >= 0:
+            problems.append(f"l2_sp must be >= 0, got {self.l2_sp!r}")
+        if isinstance(self.few_stations, bool) or not isinstance(self.few_stations, int):
+            problems.append(f"few_stations must be an integer, got {self.few_stations!r}")
         if problems:
             raise InputError("invalid FinetuneSettings: " + "; ".join(problems))
 
