@@ -109,11 +109,19 @@ def test_corrupt_input_chunk_fails_without_touching_the_output(work, capsys):
 
 
 @pytest.mark.parametrize("output", ["out.zarr", "new.zarr", "out.tif"])
-def test_memory_error_from_a_huge_tile_leaves_no_partial_output(work, output, capsys):
+def test_memory_error_mid_compute_leaves_no_partial_output(work, output, capsys):
+    from dask.callbacks import Callback
+    from dask.utils import key_split
+
+    def out_of_memory(key, dsk, state):  # as a block too big for memory fails
+        if "ssm-tiles" in key_split(key):
+            raise MemoryError("Unable to allocate 671. GiB for an array")
+
     target = work / output
     before = snapshot(target) if target.exists() else None
-    args = ["predict", str(work / "scene.zarr"), str(target), "--tile", "100000", "--overwrite"]
-    assert main(args) == 5
+    with Callback(pretask=out_of_memory):
+        code = main(["predict", str(work / "scene.zarr"), str(target), "--overwrite"])
+    assert code == 5
     assert "MemoryError" in capsys.readouterr().err
     assert (snapshot(target) if target.exists() else None) == before
     assert leftovers(work) == []

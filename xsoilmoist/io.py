@@ -340,7 +340,7 @@ def _client():
 def _block_progress_bar():
     """dask's progress bar, advancing with the model's block tasks rather than with every task.
 
-    A small scene is a few heavy block tasks (``ssm-tiles-*``, from
+    A small scene is a few heavy block tasks (keys naming ``ssm-tiles``, from
     :func:`xsoilmoist.tiling.halo_blocks`) among many light ones (reads,
     rechunks), so a bar counting tasks leaps to 90 % and waits there. Graphs
     without block tasks are counted as dask does.
@@ -349,7 +349,7 @@ def _block_progress_bar():
     from dask.utils import key_split
 
     def blocks(keys) -> int:
-        return sum(key_split(k).startswith("ssm-tiles") for k in tuple(keys))
+        return sum("ssm-tiles" in key_split(k) for k in tuple(keys))
 
     class BlockProgressBar(ProgressBar):
         def _update_bar(self, elapsed):
