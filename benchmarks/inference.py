@@ -247,9 +247,12 @@ def cache_counters() -> dict[str, int]:
 
 def build_runner(model_path, runtime, size: int) -> tuple[float, dict]:
     """Compile (or load) predict()'s runner for ``runtime`` on a ``size`` px scene."""
-    from xsoilmoist.inference import BATCH_PIXELS, _default_tiling, _resolve_model
+    import torch
+
+    from xsoilmoist.inference import BATCH_PIXELS, _default_tiling, _resolve_model, _torch_threads
     from xsoilmoist.runtime import tile_runner
 
+    torch.set_num_threads(_torch_threads())  # as predict's tasks do: dynamo guards on it
     ref, model = _resolve_model(model_path)
     plan = _default_tiling(model, None, None, (size, size))
     before = cache_counters()
@@ -334,7 +337,12 @@ def run(args: argparse.Namespace, work: Path) -> None:
     """Parts 0 to 3 (see the module docstring); scenes and outputs go to ``work``."""
     import torch
 
-    from xsoilmoist.runtime import COMPILE_MIN_PIXELS, compile_cache_dir, cpu_bf16_native
+    from xsoilmoist.runtime import (
+        COMPILE_MIN_PIXELS,
+        COMPILE_MIN_PIXELS_COLD,
+        compile_cache_dir,
+        cpu_bf16_native,
+    )
     from xsoilmoist.weights import load_card
 
     if args.config:
@@ -347,7 +355,8 @@ def run(args: argparse.Namespace, work: Path) -> None:
         f"model {label}; {os.cpu_count()} cores; torch {torch.__version__}, CPU capability "
         f"{torch.backends.cpu.get_cpu_capability()}, native bf16 "
         f"{'yes' if cpu_bf16_native() else 'no'}; devices {available_devices()}\n"
-        f"compile by default from {COMPILE_MIN_PIXELS / 1e6:.1f} MP; compiled code in "
+        f"compile by default from {COMPILE_MIN_PIXELS / 1e6:.1f} MP (from "
+        f"{COMPILE_MIN_PIXELS_COLD / 1e6:.1f} MP before a first compilation); compiled code in "
         f"{compile_cache_dir(load_card(model_path).sha256)}"
     )
     measured = {}  # second-process compile figures by (runtime, tile): measured once

@@ -65,9 +65,10 @@ __all__ = [
 #: Values of ``precision``.
 PRECISIONS = ("auto", "float32", "bfloat16")
 #: Pixels (time steps x scene) from which ``compile=None`` compiles when the compiled
-#: code is in the disk cache: about the break-even of loading it (docs/inference.rst,
-#: "Precision, device and compiled kernels", has the measurement).
-COMPILE_MIN_PIXELS = 2048 * 2048
+#: code is in the disk cache: the break-even of loading it, 7.0 MP measured by
+#: benchmarks/inference.py (63.5 s to load against 9.0 s saved per MP by bfloat16
+#: compiled over float32 eager; docs/inference.rst has the run).
+COMPILE_MIN_PIXELS = 7_000_000
 #: The same when it is not: a first compilation took 6 times as long as loading it
 #: (469 s and 79 s, measured on 2 loaded cores), so about 6 times the break-even.
 COMPILE_MIN_PIXELS_COLD = 6 * COMPILE_MIN_PIXELS
@@ -76,6 +77,8 @@ COMPILE_DIR_ENV = "XSOILMOIST_COMPILE_DIR"
 #: CPU flags (``/proc/cpuinfo``) of native bfloat16 arithmetic.
 BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 
+#: ``TORCHINDUCTOR_CACHE_DIR`` as set before xsoilmoist was imported: the user's wins.
+_USER_INDUCTOR_DIR = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
 _RUNNERS: dict[tuple, _TileRunner] = {}
 _PLACED: dict[tuple, Any] = {}
 _LOCK = threading.Lock()
@@ -346,11 +349,13 @@ class _TileRunner:
         import torch
 
         folder = compile_cache_dir(sha256)
-        previous = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
         start = time.perf_counter()
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(folder)
+            if _USER_INDUCTOR_DIR is None:
+                # Left set, so that a recompilation (dynamo guards on the thread count,
+                # for one) reads and writes the same cache.
+                os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(folder)
             compiled = torch.compile(self.model)
             tiles = np.zeros((self.batch, self.model.config.n_bands, tile, tile), np.float32)
             self.run(compiled, tiles, np.zeros((1, n_meta), np.float32))
@@ -358,11 +363,6 @@ class _TileRunner:
             _marker(sha256, self.runtime, tile, self.batch).touch()
         except Exception as err:  # any compiler failure: fall back to eager
             self._fall_back(err)
-        finally:
-            if previous is None:
-                os.environ.pop("TORCHINDUCTOR_CACHE_DIR", None)
-            else:
-                os.environ["TORCHINDUCTOR_CACHE_DIR"] = previous
         self.compile_seconds = time.perf_counter() - start
 
 
