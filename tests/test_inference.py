@@ -223,6 +223,8 @@ def test_bad_tiling_arguments(model_path):
         predict(ds, model_path, tile=32, overlap=24)
     with pytest.raises(ValueError, match="batch_size"):
         predict(ds, model_path, batch_size=0)
+    with pytest.raises(InputError, match=r"tile must be from 32 to 2048 pixels, got 100000"):
+        predict(ds, model_path, tile=100_000)
 
 
 def test_no_spatial_dims(model_path):

@@ -36,6 +36,7 @@ from xsoilmoist.input_checks import (
     judge_counts,
     value_counts,
 )
+from xsoilmoist.model_card import MAX_TILE
 from xsoilmoist.runtime import Runtime, compiled_where, plan_runtime, tile_runner
 from xsoilmoist.tiling import TilingPlan, assemble_blocks, halo_blocks
 
@@ -495,6 +496,11 @@ def predict(
         raise InputTypeError(f"predict needs an xarray.Dataset, got {type(ds).__name__}")
     if batch_size is not None and batch_size < 1:
         raise InputError(f"batch_size must be at least 1, got {batch_size}")
+    if tile is not None and not 32 <= tile <= MAX_TILE:
+        raise InputError(
+            f"tile must be from 32 to {MAX_TILE} pixels, got {tile}; leave it out for the "
+            "model card's tile"
+        )
     ref, loaded = _resolve_model(model)
     y_dim, x_dim = spatial_dims(ds)
     n_y, n_x = ds.sizes[y_dim], ds.sizes[x_dim]
