@@ -378,4 +378,4 @@ def _round_out(value: float, direction) -> float:
     if value == 0:
         return 0.0
     scale = 10 ** (np.floor(np.log10(abs(value))) - 3)
-    return float(direction(value / scale) * scale)
+    return float(f"{direction(value / scale) * scale:.4g}")  # no binary rounding residue
