@@ -93,7 +93,7 @@ def test_one_station_validates_on_held_out_dates_and_stops_at_a_best_step(model,
 def test_auto_with_one_station_recalibrates_and_with_many_holds_out_stations(model, one_station):
     result, said = _finetune(model, [one_station])
     assert result.adaptation == "recalibrate" and "adaptation 'recalibrate'" in said
-    many, _ = _finetune(model, [_scene(8)])
+    many, _ = _finetune(model, [_scene(8, times=4)], steps=4)
     assert many.validation_split == "stations" and many.adaptation == "full"
     assert many.report["baselines_fitted"] == "pooled" and many.best_step is not None
 
@@ -123,6 +123,7 @@ def test_l2_sp_penalty_is_zero_at_the_start_and_grows_as_weights_move(model):
 
 
 def test_l2_sp_keeps_the_weights_closer_to_the_pretrained_ones(model, one_station):
+    @torch.no_grad()
     def distance(net):
         return sum(
             float(((p - q) ** 2).sum())
