@@ -542,11 +542,11 @@ def l2_sp_penalty(model: torch.nn.Module, reference: dict[str, Tensor], alpha: f
     --------
     >>> net = torch.nn.Linear(2, 1)
     >>> start = {n: p.detach().clone() for n, p in net.named_parameters()}
-    >>> float(l2_sp_penalty(net, start, 0.1))
+    >>> l2_sp_penalty(net, start, 0.1).item()
     0.0
     >>> with torch.no_grad():
     ...     net.bias += 2.0
-    >>> round(float(l2_sp_penalty(net, start, 0.1)), 6)  # 0.1 / 2 * 2^2
+    >>> round(l2_sp_penalty(net, start, 0.1).item(), 6)  # 0.1 / 2 * 2^2
     0.2
     """
     parameters = dict(model.named_parameters())
