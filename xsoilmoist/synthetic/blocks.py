@@ -18,7 +18,8 @@ import xarray as xr
 
 from xsoilmoist.catalogue import BANDS
 from xsoilmoist.synthetic import optical, sar
-from xsoilmoist.synthetic.random_fields import stream_key
+from xsoilmoist.synthetic.random_fields import fbm, stream_key
+from xsoilmoist.synthetic.randomization import SceneDraws, atmosphere_residual
 from xsoilmoist.synthetic.regions import OPTICAL_BANDS, ObservingSystem, Region
 from xsoilmoist.synthetic.soil import clip_texture, saxton_rawls, texture_fields
 from xsoilmoist.synthetic.vegetation import lai_on_day, vegetation_maps
@@ -118,6 +119,8 @@ class BlockContext:
         Index into ``weather.days`` of each overpass.
     twi_mean, twi_sd
         The whole scene's wetness-index mean and standard deviation.
+    draws
+        The scene's calibration offsets, incidence angles and looks.
     """
 
     seed: int
@@ -130,6 +133,7 @@ class BlockContext:
     output_days: np.ndarray
     twi_mean: float
     twi_sd: float
+    draws: SceneDraws
 
     @property
     def doy(self) -> np.ndarray:
@@ -160,11 +164,15 @@ def _radar(
     moisture: np.ndarray,
     lai: np.ndarray,
     local_angle: np.ndarray,
-    rms_height: np.ndarray,
+    surface: tuple[np.ndarray, np.ndarray],
     indices: tuple,
 ) -> dict[str, np.ndarray]:
-    """Backscatter (dB) of one date in every simulated polarisation."""
+    """Backscatter (dB) of one date in every simulated polarisation.
+
+    ``surface`` is the rms height (cm) and the per-pixel factor on the WCM ``A``.
+    """
     observing = context.observing
+    rms_height, a_factor = surface
     bands = {"vv": ("c", observing.wcm_vv), "vh": ("c", observing.wcm_vh)}
     if context.l_band:
         bands.update(hh=("l", observing.wcm_hh), hv=("l", observing.wcm_hv))
@@ -178,9 +186,11 @@ def _radar(
         )
         ks = sar.wavenumber(frequency) * rms_height
         soil = 10.0 ** (sar.bare_soil_db(pol, moisture, local_angle, ks) / 10.0)
-        total = sar.water_cloud(soil, lai, local_angle, a, b) + 10.0 ** (floor_db / 10.0)
-        noise = sar.speckle(stream_key(context.seed, f"speckle_{pol}"), observing.looks, *indices)
-        out[pol] = sar.to_db(total * noise)
+        total = sar.water_cloud(soil, lai, local_angle, a * a_factor, b)
+        total = total + 10.0 ** (floor_db / 10.0)
+        looks = context.draws.looks
+        noise = sar.speckle(stream_key(context.seed, f"speckle_{pol}"), looks, *indices)
+        out[pol] = sar.to_db(total * noise * 10.0 ** (context.draws.calibration_offset[pol] / 10.0))
     return out
 
 
@@ -190,21 +200,18 @@ def _optical(
     saturation: np.ndarray,
     lai: np.ndarray,
     mask: np.ndarray,
+    optics: optical.SurfaceOptics,
     indices: tuple,
 ) -> dict[str, np.ndarray]:
     """Reflectance of one date in the six optical bands, NaN under clouds and shadows."""
     observing = context.observing
     relative_saturation = moisture / saturation
+    offsets, gain = atmosphere_residual(context.seed, int(indices[0]), observing)
     out = {}
     for i, band in enumerate(OPTICAL_BANDS):
-        soil = optical.soil_reflectance(
-            context.region.soil.dry_reflectance[i],
-            observing.moisture_darkening[i],
-            relative_saturation,
-        )
-        value = optical.reflectance(
-            soil, lai, observing.vegetation_reflectance[i], observing.canopy_extinction[i]
-        )
+        soil = optical.soil_reflectance(optics.dry[i], optics.darkening[i], relative_saturation)
+        value = optical.reflectance(soil, lai, optics.canopy[i], observing.canopy_extinction[i])
+        value = value * gain + offsets[i]
         key = stream_key(context.seed, f"reflectance_noise_{band}")
         value = optical.add_noise(value, key, observing.reflectance_noise, *indices)
         out[band] = np.where(mask == optical.CLEAR, value, np.nan)
@@ -224,7 +231,20 @@ def simulate_block(static: xr.Dataset, context: BlockContext) -> xr.Dataset:
     absolute_rows = np.round(y / resolution).astype(np.int64)[:, None]
     absolute_columns = np.round(x / resolution).astype(np.int64)[None, :]
     elevation = static["elevation"].values
-    vegetation = vegetation_maps(seed, y, x, region, resolution)
+    vegetation = vegetation_maps(
+        seed,
+        y,
+        x,
+        region,
+        resolution,
+        roughness_sd=observing.roughness_sd,
+        rms_height_limits=observing.rms_height_limits,
+    )
+    dry = np.asarray(region.soil.dry_reflectance) * context.draws.soil_brightness
+    optics = optical.surface_optics(seed, y, x, dry, observing, resolution)
+    sd = observing.wcm_a_sd
+    a_noise = fbm(stream_key(seed, "wcm_a"), y, x, scale=300.0, finest=2.0 * resolution)
+    surface = (vegetation.rms_height, np.exp(sd * a_noise - 0.5 * sd * sd))
     sand, clay = texture_fields(
         (stream_key(seed, "sand"), stream_key(seed, "clay")), y, x, region.soil, resolution
     )
@@ -270,7 +290,7 @@ def simulate_block(static: xr.Dataset, context: BlockContext) -> xr.Dataset:
     }
     slope = static["slope"].values
     aspect = static["aspect"].values
-    incidence_pair = (observing.incidence_ascending, observing.incidence_descending)
+    incidence_pair = context.draws.incidence
     for step, day in enumerate(context.output_days):
         number = int(day_number[day])
         indices = (number, absolute_rows, absolute_columns)
@@ -283,13 +303,13 @@ def simulate_block(static: xr.Dataset, context: BlockContext) -> xr.Dataset:
             y, x, context.centre, centre_angle, look_azimuth, observing.incidence_gradient
         )
         local_angle = sar.local_incidence(angle, slope, aspect, look_azimuth)
-        radar = _radar(context, theta, lai, local_angle, vegetation.rms_height, indices)
+        radar = _radar(context, theta, lai, local_angle, surface, indices)
         cover = optical.cloud_cover(seed, number, region.cloud_cover_mean)
         offset = optical.shadow_offset(
             region.latitude, int(doy[day]), observing.overpass_solar_time, observing.cloud_height
         )
         mask = optical.cloud_mask(seed, number, y, x, cover, offset, resolution)
-        reflectances = _optical(context, theta, soil.saturation, lai, mask, indices)
+        reflectances = _optical(context, theta, soil.saturation, lai, mask, optics, indices)
         dated = {
             **radar,
             **reflectances,

@@ -22,6 +22,7 @@ Stations
 
 from __future__ import annotations
 
+import warnings
 import zlib
 from dataclasses import dataclass
 
@@ -36,6 +37,7 @@ __all__ = [
     "footprint_grid",
     "footprint_means",
     "footprint_noise",
+    "smooth_to_pixels",
     "station_errors",
     "station_pixels",
     "to_pixels",
@@ -195,6 +197,46 @@ def to_pixels(coarse, grid: FootprintGrid, shape: tuple[int, int], chunks=None):
     if chunks is not None and isinstance(fine, dask.array.Array):
         fine = fine.rechunk(chunks)
     return fine
+
+
+def _linear_weights(n_pixels: int, pad: int, factor: int, n_cells: int) -> np.ndarray:
+    """``(pixel, cell)`` weights of linear interpolation between cell centres (ends held)."""
+    position = (np.arange(n_pixels) + pad + 0.5) / factor - 0.5
+    position = np.clip(position, 0.0, n_cells - 1.0)
+    lower = np.minimum(np.floor(position).astype(np.int64), max(n_cells - 2, 0))
+    fraction = position - lower
+    weights = np.zeros((n_pixels, n_cells))
+    weights[np.arange(n_pixels), lower] += 1.0 - fraction
+    if n_cells > 1:
+        weights[np.arange(n_pixels), lower + 1] += fraction
+    return weights
+
+
+def smooth_to_pixels(coarse, grid: FootprintGrid, shape: tuple[int, int], chunks=None):
+    """Bilinear interpolation of ``(time, footprint row, footprint column)`` values to pixels.
+
+    What a user does with a coarse product on a fine grid (resampling with
+    bilinear weights between cell centres), so the product shows no blocks.
+
+    Examples
+    --------
+    >>> grid = footprint_grid((10, 10), 0.0, 100.0, 10.0, 5)
+    >>> fine = smooth_to_pixels(np.array([[[0.0, 1.0], [0.0, 1.0]]]), grid, (10, 10))
+    >>> fine[0, 0, :].round(2).tolist()
+    [0.0, 0.0, 0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.0, 1.0]
+    """
+    top, _, left, _ = grid.pad
+    rows = _linear_weights(shape[0], top, grid.factor, grid.shape[0])
+    columns = _linear_weights(shape[1], left, grid.factor, grid.shape[1])
+    if isinstance(coarse, dask.array.Array):
+        out_chunks = chunks if chunks is not None else ((shape[0],), (shape[1],))[-2:]
+        rows = dask.array.from_array(rows, chunks=(out_chunks[-2], -1))
+        columns = dask.array.from_array(columns, chunks=(out_chunks[-1], -1))
+        coarse = coarse.rechunk({0: out_chunks[0], 1: -1, 2: -1} if chunks else {1: -1, 2: -1})
+        with warnings.catch_warnings():  # one output block per (row, column) chunk: intended
+            warnings.simplefilter("ignore", dask.array.PerformanceWarning)
+            return dask.array.einsum("ij,tjk,lk->til", rows, coarse, columns, dtype=np.float64)
+    return np.einsum("ij,tjk,lk->til", rows, np.asarray(coarse, dtype=np.float64), columns)
 
 
 def footprint_noise(key: int, day_numbers: np.ndarray, grid: FootprintGrid) -> np.ndarray:

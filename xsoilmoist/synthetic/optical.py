@@ -15,6 +15,18 @@ Canopy
     Sensing of Environment 35:161-173: ``R = R_inf + (R_soil - R_inf)
     exp(-K LAI)``, with ``R_inf`` the reflectance of an infinitely thick
     canopy and ``K`` the band's extinction.
+Variability independent of moisture
+    The dry soil's brightness (lognormal, ``soil_brightness_sd``) and colour
+    (a spectral tilt of the log reflectance, ``soil_colour_sd``), its
+    darkening coefficient (``darkening_sd``) and the canopy's ``R_inf``
+    (``canopy_reflectance_sd``) vary in space as smooth fractal fields,
+    independently of the moisture: soils differ in mineralogy, iron oxides,
+    organic matter, crusts and residues (Ben-Dor et al. 1999, Remote Sensing
+    for the Earth Sciences, ch. 3, report dry-soil SWIR reflectances from
+    about 0.1 to 0.5), so that no band alone gives moisture away.
+Atmosphere
+    Per date, an additive residual per band and a relative gain
+    (:func:`~xsoilmoist.synthetic.randomization.atmosphere_residual`).
 Noise
     Additive Gaussian noise of standard deviation ``reflectance_noise``
     (hashed per band, date and pixel); reflectances are kept within 0-1.
@@ -33,6 +45,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
@@ -40,9 +53,11 @@ import numpy as np
 from xsoilmoist.synthetic.random_fields import fbm, normal, stream_key
 
 __all__ = [
+    "BAND_POSITION",
     "CLEAR",
     "CLOUD",
     "SHADOW",
+    "SurfaceOptics",
     "add_noise",
     "cloud_cover",
     "cloud_mask",
@@ -50,11 +65,72 @@ __all__ = [
     "shadow_offset",
     "soil_reflectance",
     "solar_position",
+    "surface_optics",
 ]
 
 #: Values of the ``sim_cloud_mask`` variable.
 CLEAR, CLOUD, SHADOW = 0, 1, 2
 _CLOUD_SCALE = 4000.0
+#: Position of each optical band (blue ... swir2) on the axis of the soil-colour tilt.
+BAND_POSITION = np.linspace(-1.0, 1.0, 6)
+_SOIL_SCALE = 400.0  # m, largest patches of soil brightness, colour and darkening
+_CANOPY_SCALE = 300.0
+_DRY_CAP = 0.5  # dry-soil reflectance approaches this smoothly (tanh), never exceeds it
+
+
+@dataclass(frozen=True)
+class SurfaceOptics:
+    """Per-pixel optical properties of one block, each ``(band, y, x)``.
+
+    Attributes
+    ----------
+    dry
+        Reflectance of the dry soil.
+    darkening
+        ``c`` of ``R_soil = R_dry exp(-c S)``.
+    canopy
+        Reflectance of an infinitely thick canopy.
+    """
+
+    dry: np.ndarray
+    darkening: np.ndarray
+    canopy: np.ndarray
+
+
+def surface_optics(
+    seed: int, y: np.ndarray, x: np.ndarray, dry_reflectance, observing, resolution: float
+) -> SurfaceOptics:
+    """Dry-soil, darkening and canopy properties varying in space, independently of moisture.
+
+    Examples
+    --------
+    >>> from xsoilmoist.synthetic.regions import ObservingSystem
+    >>> grid = np.arange(0.0, 320.0, 10.0)
+    >>> optics = surface_optics(0, grid[::-1] + 5e6, grid + 5e5, (0.05, 0.07, 0.09, 0.12,
+    ...                         0.2, 0.17), ObservingSystem(), 10.0)
+    >>> optics.dry.shape
+    (6, 32, 32)
+    """
+
+    def field(name: str, scale: float) -> np.ndarray:
+        return fbm(stream_key(seed, name), y, x, scale=scale, finest=2.0 * resolution)
+
+    brightness = observing.soil_brightness_sd * field("soil_brightness", _SOIL_SCALE)
+    tilt = observing.soil_colour_sd * field("soil_colour", 2.0 * _SOIL_SCALE)
+    position = BAND_POSITION[:, None, None]
+    dry = np.asarray(dry_reflectance)[:, None, None] * np.exp(brightness + tilt * position)
+    spread = 1.0 + observing.darkening_sd * field("soil_darkening", 2.0 * _SOIL_SCALE)
+    darkening = np.asarray(observing.moisture_darkening)[:, None, None] * np.clip(spread, 0.3, 2)
+    shared = field("canopy_reflectance", _CANOPY_SCALE)
+    own = np.stack(
+        [field(f"canopy_reflectance_{i}", _CANOPY_SCALE) for i in range(len(BAND_POSITION))]
+    )
+    sd = observing.canopy_reflectance_sd
+    canopy = np.asarray(observing.vegetation_reflectance)[:, None, None] * np.exp(
+        sd * (0.7 * shared + 0.7 * own)
+    )
+    dry = _DRY_CAP * np.tanh(dry / _DRY_CAP)  # brightest dry soils: sands, crusts (about 0.5)
+    return SurfaceOptics(dry=dry, darkening=darkening, canopy=canopy)
 
 
 def soil_reflectance(dry, darkening, relative_saturation):

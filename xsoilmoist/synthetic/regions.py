@@ -348,6 +348,47 @@ class ObservingSystem:
     station_offset, station_noise
         Standard deviations of a station's fixed representativeness error and
         of its per-reading error, m3/m3.
+    domain_randomization
+        Draw per scene (from the seed) the radar calibration offsets, the
+        centre incidence angles of both orbits and the number of looks, and
+        per date the atmospheric residuals, instead of using the fixed values
+        (``incidence_ascending``, ``incidence_descending``, ``looks``; no
+        offset, no residual).
+    calibration_offset_limit
+        Per-scene radar calibration offset, uniform within +/- this, dB
+        (common to all polarisations, plus ``polarisation_offset_sd``).
+    polarisation_offset_sd
+        Standard deviation of each polarisation's own extra offset, dB.
+    incidence_limits
+        Range of the randomized centre incidence angles, degrees (Sentinel-1 IW).
+    looks_limits
+        Smallest and largest randomized number of looks.
+    scene_soil_brightness_sd
+        Log-space standard deviation of the randomized per-scene factor on the
+        region's dry-soil reflectance.
+    roughness_sd
+        Log-space standard deviation of the rms height around its class mean.
+    rms_height_limits
+        The rms height is kept within these limits, cm.
+    wcm_a_sd
+        Log-space standard deviation of the per-pixel Water Cloud Model ``A``
+        (canopy structure and water content beyond LAI).
+    soil_brightness_sd
+        Log-space standard deviation of the dry soil's brightness (all bands
+        together; mineralogy, organic matter, crusts and residues).
+    soil_colour_sd
+        Standard deviation of the dry soil's spectral tilt (log reflectance per
+        unit of the band's position from blue -1 to swir2 +1).
+    darkening_sd
+        Relative standard deviation of a soil's moisture darkening ``c``.
+    canopy_reflectance_sd
+        Log-space standard deviation of the canopy's ``R_inf`` (per band,
+        partly shared).
+    atmosphere_offset_sd
+        Standard deviation of the per-date additive atmospheric-correction
+        residual, per optical band.
+    atmosphere_gain_sd
+        Standard deviation of the per-date relative gain of the residual.
     """
 
     revisit_days: int = 12
@@ -379,6 +420,21 @@ class ObservingSystem:
     min_footprint_coverage: float = 0.5
     station_offset: float = 0.02
     station_noise: float = 0.01
+    domain_randomization: bool = True
+    calibration_offset_limit: float = 1.5
+    polarisation_offset_sd: float = 0.3
+    incidence_limits: tuple[float, float] = (30.0, 46.0)
+    looks_limits: tuple[int, int] = (3, 6)
+    scene_soil_brightness_sd: float = 0.4
+    roughness_sd: float = 0.45
+    rms_height_limits: tuple[float, float] = (0.4, 4.0)
+    wcm_a_sd: float = 0.3
+    soil_brightness_sd: float = 0.3
+    soil_colour_sd: float = 0.15
+    darkening_sd: float = 0.2
+    canopy_reflectance_sd: float = 0.12
+    atmosphere_offset_sd: PerBand = (0.008, 0.006, 0.005, 0.005, 0.004, 0.003)
+    atmosphere_gain_sd: float = 0.03
 
     def __post_init__(self) -> None:
         if isinstance(self.looks, bool) or not isinstance(self.looks, int) or self.looks < 1:

@@ -52,6 +52,7 @@ from xsoilmoist.synthetic.blocks import (
     simulate_block,
 )
 from xsoilmoist.synthetic.random_fields import stream_key
+from xsoilmoist.synthetic.randomization import scene_draws
 from xsoilmoist.synthetic.regions import OPTICAL_BANDS, ObservingSystem, Region, parameters_dict
 from xsoilmoist.synthetic.terrain import fractal_dem, terrain_derivatives
 from xsoilmoist.synthetic.vegetation import fpar_from_lai
@@ -140,7 +141,8 @@ def _vegetation_products(lai, context: BlockContext, grid: labels.FootprintGrid,
     factor = np.exp(sd * noise - 0.5 * sd * sd)
     cell_lai = np.clip(labels.footprint_means(lai, grid) * factor, *BANDS["lai"].valid_range)
     chunks = lai.chunks if isinstance(lai, dask.array.Array) else None
-    lai_product = labels.to_pixels(cell_lai, grid, lai.shape[1:], chunks).astype(np.float32)
+    lai_product = labels.smooth_to_pixels(cell_lai, grid, lai.shape[1:], chunks)
+    lai_product = lai_product.astype(np.float32)
     fpar = fpar_from_lai(lai_product, observing.fpar_extinction).astype(np.float32)
     return lai_product, fpar
 
@@ -336,6 +338,7 @@ def simulate_scene(
         output_days=(days_of_overpass - first_day).astype(np.int64),
         twi_mean=float(np.nanmean(twi)),
         twi_sd=float(np.nanstd(twi)),
+        draws=scene_draws(seed, observing),
     )
     fields = _per_pixel_fields(terrain, time_index, context, chunk_sizes)
 
@@ -424,6 +427,7 @@ def simulate_scene(
         "times": [str(d) for d in days_of_overpass],
     }
     ds.attrs = _dataset_attrs(region_params, observing, arguments)
+    ds.attrs["domain_randomization"] = json.dumps(context.draws.as_attrs())
     return ds.rio.write_crs(grid.crs, inplace=True)  # ds is new: no need to copy it
 
 

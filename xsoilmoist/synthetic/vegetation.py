@@ -50,7 +50,7 @@ __all__ = [
 LAYER_DEPTH_CM = 5.0
 _TIMING_SD_DAYS = 5.0
 _VIGOUR_SD = 0.15
-_ROUGHNESS_SD = 0.3  # log-space standard deviation of the rms height
+_ROUGHNESS_SD = 0.45  # log-space standard deviation of the rms height
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,14 @@ def _parcel_ids(key: int, y: np.ndarray, x: np.ndarray, size: tuple[float, float
 
 
 def vegetation_maps(
-    seed: int, y: np.ndarray, x: np.ndarray, region: Region, resolution: float
+    seed: int,
+    y: np.ndarray,
+    x: np.ndarray,
+    region: Region,
+    resolution: float,
+    *,
+    roughness_sd: float = _ROUGHNESS_SD,
+    rms_height_limits: tuple[float, float] = (0.4, 4.0),
 ) -> VegetationMaps:
     """Land cover and vegetation parameters on the grid ``y`` by ``x`` (CRS metres).
 
@@ -226,7 +233,9 @@ def vegetation_maps(
         senescence=per_class("senescence_doy") + timing,
         rate=per_class("phenology_rate"),
         root_fraction=1.0 - per_class("root_beta") ** LAYER_DEPTH_CM,
-        rms_height=per_class("rms_height") * np.exp(_ROUGHNESS_SD * roughness_noise),
+        rms_height=np.clip(
+            per_class("rms_height") * np.exp(roughness_sd * roughness_noise), *rms_height_limits
+        ),
         irrigation_interval=interval,
         irrigation_phase=phase,
         irrigation_amount=per_class("irrigation_amount"),
