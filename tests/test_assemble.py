@@ -77,6 +77,7 @@ def bigearthnet_files(sample_data, tmp_path):
     return folders
 
 
+@pytest.mark.filterwarnings("error::FutureWarning")  # none of rioxarray's from our own calls
 def test_bigearthnet_per_band_files_agree_with_load_bigearthnet_pair(bigearthnet_files):
     scene = xsoilmoist.assemble(
         bigearthnet_files["S1"],

@@ -39,14 +39,20 @@ __all__ = [
 _GEOTIFF_SUFFIXES = {".tif", ".tiff", ".vrt"}
 
 
-def _open_geotiff(path: Path, chunks) -> xr.Dataset:
+def open_raster(path: str | Path, **kwargs):
+    """``rioxarray.open_rasterio(path, **kwargs)`` without the FutureWarning rioxarray
+    raises about its own chunk handling (nothing a user can act on)."""
     import rioxarray
 
-    with warnings.catch_warnings():  # rioxarray's own call, not the user's: nothing to act on
+    with warnings.catch_warnings():
         warnings.filterwarnings(
             "ignore", "Supplying chunks as dimension-order tuples", FutureWarning
         )
-        opened = rioxarray.open_rasterio(path, chunks=chunks, band_as_variable=True)
+        return rioxarray.open_rasterio(path, **kwargs)
+
+
+def _open_geotiff(path: Path, chunks) -> xr.Dataset:
+    opened = open_raster(path, chunks=chunks, band_as_variable=True)
     names = {}
     for var in opened.data_vars:
         description = opened[var].attrs.get("long_name")

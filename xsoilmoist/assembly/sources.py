@@ -18,6 +18,7 @@ import xarray as xr
 
 from xsoilmoist.catalogue import lookup_alias
 from xsoilmoist.errors import InputError, InputNotFoundError, InputTypeError
+from xsoilmoist.io import open_raster
 
 __all__ = ["MASK_NAMES", "Source", "dataset_from_band_array", "open_sources"]
 
@@ -152,11 +153,10 @@ def _band_token(stem: str) -> str:
 
 
 def _open_geotiff(path: Path, chunks) -> Source:
-    import rioxarray
 
     if chunks == "auto":  # rioxarray turns "auto" into a deprecated tuple of chunks
         chunks = {"band": 1, "y": "auto", "x": "auto"}
-    raster = rioxarray.open_rasterio(path, chunks=chunks)
+    raster = open_raster(path, chunks=chunks)
     if raster.sizes["band"] == 1 and not isinstance(raster.attrs.get("long_name"), tuple):
         described = str(raster.attrs.get("long_name") or "")
         name = described if _is_known(described) or not described else _band_token(path.stem)
