@@ -191,9 +191,11 @@ def test_no_scene_edge_step_stands_out_on_a_smooth_scene():
 COMPILE_CHILD = """
 import json, warnings
 warnings.simplefilter("ignore")
+import torch
 from torch._dynamo.utils import counters
-from xsoilmoist.inference import _resolve_model
+from xsoilmoist.inference import _resolve_model, _torch_threads
 from xsoilmoist.runtime import Runtime, tile_runner
+torch.set_num_threads(_torch_threads())  # as predict's tasks: inductor's kernels depend on it
 ref, model = _resolve_model("default")
 tile_runner(model, ref, ref.sha256, Runtime("cpu", "bfloat16", compiled=True), 256, 4)
 print(json.dumps({k: int(v) for k, v in counters["inductor"].items() if "fxgraph" in k}))
