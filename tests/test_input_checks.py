@@ -182,3 +182,9 @@ def test_meteorology_without_units_warns_what_was_assumed(good):
     ):
         ssm = xsoilmoist.predict(kelvin, MODEL)
     np.testing.assert_allclose(ssm.values, xsoilmoist.predict(good, MODEL).values, atol=1e-4)
+
+
+def test_nan_coordinates_are_an_error(good):
+    holed = good.assign_coords(x=np.where(np.arange(48) == 3, np.nan, good["x"].values))
+    with pytest.raises(InputError, match=r"'x' coordinate has NaN or infinite values"):
+        xsoilmoist.predict(holed, MODEL)
