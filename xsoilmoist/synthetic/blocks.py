@@ -220,6 +220,47 @@ def _optical(
 
 def simulate_block(static: xr.Dataset, context: BlockContext) -> xr.Dataset:
     """Every per-pixel field of one block of the scene."""
+    land = _land_surface(static, context)
+    weather = context.weather
+    rows = bilinear_weights(static["y"].values, weather.cell_y)
+    columns = bilinear_weights(static["x"].values, weather.cell_x)
+    moisture = _block_moisture(static, context, land, rows, columns)
+    dated_fields = _dated_fields(static, context, land, moisture, rows, columns)
+    static_fields = {
+        "sim_sand": land.sand,
+        "sim_clay": land.clay,
+        "sim_land_cover": land.vegetation.land_cover,
+        "sim_rms_height": land.vegetation.rms_height,
+        "sim_residual_moisture": land.soil.residual,
+        "sim_wilting_point": land.soil.wilting_point,
+        "sim_field_capacity": land.soil.field_capacity,
+        "sim_saturated_moisture": land.soil.saturation,
+    }
+    variables = {}
+    for name in context.field_names():
+        dims, dtype = BLOCK_FIELDS[name][:2]
+        if dims == TIME_YX:
+            variables[name] = (dims, dated_fields[name])
+        else:
+            variables[name] = (dims, static_fields[name].astype(dtype))
+    return xr.Dataset(
+        variables, coords={"time": static["time"], "y": static["y"], "x": static["x"]}
+    )
+
+
+@dataclass(frozen=True)
+class _LandSurface:
+    """The block's time-invariant surface: vegetation, soil, optics and radar roughness."""
+
+    vegetation: object
+    optics: optical.SurfaceOptics
+    surface: tuple[np.ndarray, np.ndarray]
+    sand: np.ndarray
+    clay: np.ndarray
+    soil: object
+
+
+def _land_surface(static: xr.Dataset, context: BlockContext) -> _LandSurface:
     region, observing, seed, resolution = (
         context.region,
         context.observing,
@@ -228,9 +269,6 @@ def simulate_block(static: xr.Dataset, context: BlockContext) -> xr.Dataset:
     )
     y = static["y"].values
     x = static["x"].values
-    absolute_rows = np.round(y / resolution).astype(np.int64)[:, None]
-    absolute_columns = np.round(x / resolution).astype(np.int64)[None, :]
-    elevation = static["elevation"].values
     vegetation = vegetation_maps(
         seed,
         y,
@@ -250,6 +288,12 @@ def simulate_block(static: xr.Dataset, context: BlockContext) -> xr.Dataset:
     )
     sand, clay = clip_texture(sand + vegetation.sand_offset, clay + vegetation.clay_offset)
     soil = saxton_rawls(sand, clay, region.soil.organic_matter)
+    return _LandSurface(vegetation, optics, surface, sand, clay, soil)
+
+
+def _block_moisture(static, context: BlockContext, land: _LandSurface, rows, columns):
+    """Daily surface moisture of the block at the overpass days (the water balance)."""
+    region, soil, vegetation = context.region, land.soil, land.vegetation
     theta_eq = equilibrium_moisture(
         static["twi"].values,
         context.twi_mean,
@@ -260,20 +304,16 @@ def simulate_block(static: xr.Dataset, context: BlockContext) -> xr.Dataset:
         field_capacity=soil.field_capacity,
         irrigated=vegetation.irrigation_interval > 0,
     )
-    weather = context.weather
-    rows = bilinear_weights(y, weather.cell_y)
-    columns = bilinear_weights(x, weather.cell_x)
     doy = context.doy
-    day_number = context.day_number
-    moisture = simulate_water_balance(
+    return simulate_water_balance(
         doy=doy,
-        day_number=day_number,
+        day_number=context.day_number,
         day_hours=day_length(region.latitude, doy),
-        cell_precipitation=weather.precipitation,
-        cell_temperature=weather.temperature,
+        cell_precipitation=context.weather.precipitation,
+        cell_temperature=context.weather.temperature,
         rows=rows,
         columns=columns,
-        height_above_reference=elevation - region.terrain.base_elevation,
+        height_above_reference=static["elevation"].values - region.terrain.base_elevation,
         soil=soil,
         theta_eq=theta_eq,
         vegetation=vegetation,
@@ -281,35 +321,43 @@ def simulate_block(static: xr.Dataset, context: BlockContext) -> xr.Dataset:
         hydrology=region.hydrology,
     )
 
-    names = context.field_names()
+
+def _dated_fields(static, context: BlockContext, land: _LandSurface, moisture, rows, columns):
+    """The observations and internals of every overpass day, ``(time, y, x)`` each."""
+    region, observing, seed = context.region, context.observing, context.seed
+    y = static["y"].values
+    x = static["x"].values
+    absolute_rows = np.round(y / context.resolution).astype(np.int64)[:, None]
+    absolute_columns = np.round(x / context.resolution).astype(np.int64)[None, :]
     shape = (context.output_days.size, y.size, x.size)
     dated_fields = {
         name: np.empty(shape, dtype=BLOCK_FIELDS[name][1])
-        for name in names
+        for name in context.field_names()
         if BLOCK_FIELDS[name][0] == TIME_YX
     }
     slope = static["slope"].values
     aspect = static["aspect"].values
-    incidence_pair = context.draws.incidence
+    doy, day_number, weather = context.doy, context.day_number, context.weather
     for step, day in enumerate(context.output_days):
         number = int(day_number[day])
         indices = (number, absolute_rows, absolute_columns)
         theta = moisture[step].astype(np.float64)
-        lai = lai_on_day(vegetation, doy[day])
+        lai = lai_on_day(land.vegetation, doy[day])
         centre_angle, look_azimuth = sar.look_geometry(
-            number, incidence_pair, observing.heading_ascending
+            number, context.draws.incidence, observing.heading_ascending
         )
         angle = sar.incidence_angle(
             y, x, context.centre, centre_angle, look_azimuth, observing.incidence_gradient
         )
         local_angle = sar.local_incidence(angle, slope, aspect, look_azimuth)
-        radar = _radar(context, theta, lai, local_angle, surface, indices)
+        radar = _radar(context, theta, lai, local_angle, land.surface, indices)
         cover = optical.cloud_cover(seed, number, region.cloud_cover_mean)
         offset = optical.shadow_offset(
             region.latitude, int(doy[day]), observing.overpass_solar_time, observing.cloud_height
         )
-        mask = optical.cloud_mask(seed, number, y, x, cover, offset, resolution)
-        reflectances = _optical(context, theta, soil.saturation, lai, mask, optics, indices)
+        mask = optical.cloud_mask(seed, number, y, x, cover, offset, context.resolution)
+        saturation = land.soil.saturation
+        reflectances = _optical(context, theta, saturation, lai, mask, land.optics, indices)
         dated = {
             **radar,
             **reflectances,
@@ -322,26 +370,7 @@ def simulate_block(static: xr.Dataset, context: BlockContext) -> xr.Dataset:
         }
         for name, values in dated_fields.items():
             values[step] = dated[name]
-    static_fields = {
-        "sim_sand": sand,
-        "sim_clay": clay,
-        "sim_land_cover": vegetation.land_cover,
-        "sim_rms_height": vegetation.rms_height,
-        "sim_residual_moisture": soil.residual,
-        "sim_wilting_point": soil.wilting_point,
-        "sim_field_capacity": soil.field_capacity,
-        "sim_saturated_moisture": soil.saturation,
-    }
-    variables = {}
-    for name in names:
-        dims, dtype = BLOCK_FIELDS[name][:2]
-        if dims == TIME_YX:
-            variables[name] = (dims, dated_fields[name])
-        else:
-            variables[name] = (dims, static_fields[name].astype(dtype))
-    return xr.Dataset(
-        variables, coords={"time": static["time"], "y": static["y"], "x": static["x"]}
-    )
+    return dated_fields
 
 
 def block_template(static: xr.Dataset, context: BlockContext) -> xr.Dataset:

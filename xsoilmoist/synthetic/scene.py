@@ -308,115 +308,25 @@ def simulate_scene(
     label_factor = footprint_factor(coarse_resolution, resolution)
     time_index, days_of_overpass = overpass_days(times, region_params, observing)
     chunk_sizes = check_chunks(chunks, shape)
-    if not is_integer(n_stations) or not 0 <= n_stations <= shape[0] * shape[1]:
-        raise InputError(
-            f"n_stations must be an integer from 0 to the number of pixels "
-            f"({shape[0] * shape[1]}), got {n_stations!r}"
-        )
-    if not isinstance(l_band, bool):
-        raise InputError(f"l_band must be True or False, got {l_band!r}")
+    _check_stations_and_l_band(n_stations, l_band, shape)
 
     grid = _Grid.centred_on(region_params, shape, resolution)
     terrain = _terrain(grid, region_params, seed)
-    twi = terrain["twi"].values
-    first_day = days_of_overpass[0] - np.timedelta64(region_params.hydrology.spin_up_days, "D")
-    weather = simulate_weather(
-        region_params.climate,
-        np.arange(first_day, days_of_overpass[-1] + np.timedelta64(1, "D")),
-        (grid.left, grid.bottom, grid.right, grid.top),
-        observing.weather_resolution,
-        seed,
-    )
-    context = BlockContext(
-        seed=seed,
-        region=region_params,
-        observing=observing,
-        resolution=resolution,
-        centre=((grid.left + grid.right) / 2.0, (grid.top + grid.bottom) / 2.0),
-        l_band=l_band,
-        weather=weather,
-        output_days=(days_of_overpass - first_day).astype(np.int64),
-        twi_mean=float(np.nanmean(twi)),
-        twi_sd=float(np.nanstd(twi)),
-        draws=scene_draws(seed, observing),
+    context = _block_context(
+        grid, terrain, region_params, observing, seed, l_band, days_of_overpass
     )
     fields = _per_pixel_fields(terrain, time_index, context, chunk_sizes)
-
-    day_numbers = (days_of_overpass - EPOCH).astype(np.int64)
-    product_factor = max(1, round(observing.vegetation_product_resolution / resolution))
-    product_size = f"{product_factor * resolution:g} m"
-    lai, fpar = _vegetation_products(
-        fields["sim_lai"].data, context, grid.footprints(product_factor), day_numbers
-    )
-    label_grid = grid.footprints(label_factor)
-
-    def static_field(values, units: str, long_name: str, dtype="float32") -> xr.DataArray:
-        data = np.asarray(values).astype(dtype)
-        if chunk_sizes is not None:
-            data = dask.array.from_array(data, chunks=chunk_sizes)
-        return xr.DataArray(data, dims=YX, attrs={"units": units, "long_name": long_name})
-
-    def dated_field(data, units: str, long_name: str, **attrs) -> xr.DataArray:
-        attrs = {"units": units, "long_name": long_name, **attrs}
-        return xr.DataArray(data, dims=TIME_YX, attrs=attrs)
-
     variables = {
-        name: fields[name].assign_attrs(_block_attrs(name, region_params))
-        for name in ("vv", "vh", "hh", "hv", "angle", *OPTICAL_BANDS)
-        if name in fields
+        **_observed_variables(fields, terrain, context, grid, days_of_overpass, chunk_sizes),
+        **_label_variables(
+            fields, context, grid, days_of_overpass, chunk_sizes, coarse_resolution, int(n_stations)
+        ),
+        **_internal_variables(fields, terrain, context, grid, chunk_sizes, label_factor),
     }
-    variables["elevation"] = static_field(terrain["elevation"], "m", BANDS["elevation"].long_name)
-    variables["slope"] = static_field(terrain["slope"], "degree", BANDS["slope"].long_name)
-    variables["lai"] = dated_field(
-        lai, "m2 m-2", f"leaf area index, MODIS-like {product_size} product"
-    )
-    variables["fpar"] = dated_field(
-        fpar, "1", f"fraction of absorbed PAR, MODIS-like {product_size} product"
-    )
-    for name in ("t2m", "tp", "ssm_true"):
-        variables[name] = fields[name].assign_attrs(_block_attrs(name, region_params))
-    variables["ssm_true"].attrs["standard_name"] = "volume_fraction_of_condensed_water_in_soil"
-    variables["ssm_coarse"] = dated_field(
-        _coarse_labels(fields["ssm_true"].data, context, label_grid, day_numbers),
-        "m3 m-3",
-        f"coarse satellite-like soil moisture label, {coarse_resolution:g} m footprints",
-        bias=observing.coarse_bias,
-        noise_sd=observing.coarse_noise,
-        min_footprint_coverage=observing.min_footprint_coverage,
-    )
-    variables["footprint_id"] = static_field(
-        label_grid.footprint_id(shape),
-        "1",
-        "index of the coarse footprint of each pixel (row-major)",
-        "int32",
-    )
-    variables["station_ssm"] = _stations(fields["ssm_true"], context, grid, int(n_stations))
-    for name in context.field_names():
-        if name.startswith("sim_"):
-            variables[name] = fields[name].assign_attrs(_block_attrs(name, region_params))
-    variables["sim_twi"] = static_field(
-        twi, "1", "topographic wetness index ln(a / tan(slope)) (simulation internal)"
-    )
-    variables["sim_footprint_coverage"] = static_field(
-        label_grid.pixel_coverage(shape),
-        "1",
-        "fraction of the pixel's coarse footprint inside the scene (simulation internal)",
-    )
     for da in variables.values():
         da.attrs["comment"] = _SIMULATED
 
-    ds = xr.Dataset(variables, coords={"time": time_index.values, "y": grid.y, "x": grid.x})
-    ds["y"].attrs = {
-        "units": "m",
-        "standard_name": "projection_y_coordinate",
-        "long_name": "northing",
-    }
-    ds["x"].attrs = {
-        "units": "m",
-        "standard_name": "projection_x_coordinate",
-        "long_name": "easting",
-    }
-    ds["time"].attrs = {"long_name": "overpass day"}
+    ds = _on_scene_coordinates(variables, time_index, grid)
     arguments = {
         "seed": seed,
         "shape": list(shape),
@@ -429,6 +339,159 @@ def simulate_scene(
     ds.attrs = _dataset_attrs(region_params, observing, arguments)
     ds.attrs["domain_randomization"] = json.dumps(context.draws.as_attrs())
     return ds.rio.write_crs(grid.crs, inplace=True)  # ds is new: no need to copy it
+
+
+def _check_stations_and_l_band(n_stations, l_band, shape: tuple[int, int]) -> None:
+    if not is_integer(n_stations) or not 0 <= n_stations <= shape[0] * shape[1]:
+        raise InputError(
+            f"n_stations must be an integer from 0 to the number of pixels "
+            f"({shape[0] * shape[1]}), got {n_stations!r}"
+        )
+    if not isinstance(l_band, bool):
+        raise InputError(f"l_band must be True or False, got {l_band!r}")
+
+
+def _block_context(
+    grid, terrain, region_params: Region, observing: ObservingSystem, seed, l_band, days
+) -> BlockContext:
+    """What every block of the scene shares: parameters, weather, draws, TWI statistics."""
+    twi = terrain["twi"].values
+    first_day = days[0] - np.timedelta64(region_params.hydrology.spin_up_days, "D")
+    weather = simulate_weather(
+        region_params.climate,
+        np.arange(first_day, days[-1] + np.timedelta64(1, "D")),
+        (grid.left, grid.bottom, grid.right, grid.top),
+        observing.weather_resolution,
+        seed,
+    )
+    return BlockContext(
+        seed=seed,
+        region=region_params,
+        observing=observing,
+        resolution=grid.resolution,
+        centre=((grid.left + grid.right) / 2.0, (grid.top + grid.bottom) / 2.0),
+        l_band=l_band,
+        weather=weather,
+        output_days=(days - first_day).astype(np.int64),
+        twi_mean=float(np.nanmean(twi)),
+        twi_sd=float(np.nanstd(twi)),
+        draws=scene_draws(seed, observing),
+    )
+
+
+def _static_field(values, chunk_sizes, units: str, long_name: str, dtype="float32"):
+    data = np.asarray(values).astype(dtype)
+    if chunk_sizes is not None:
+        data = dask.array.from_array(data, chunks=chunk_sizes)
+    return xr.DataArray(data, dims=YX, attrs={"units": units, "long_name": long_name})
+
+
+def _dated_field(data, units: str, long_name: str, **attrs) -> xr.DataArray:
+    attrs = {"units": units, "long_name": long_name, **attrs}
+    return xr.DataArray(data, dims=TIME_YX, attrs=attrs)
+
+
+def _observed_variables(fields, terrain, context, grid, days, chunk_sizes) -> dict:
+    """The input bands: radar, optical, terrain, vegetation products, weather."""
+    region_params, observing = context.region, context.observing
+    resolution = context.resolution
+    product_factor = max(1, round(observing.vegetation_product_resolution / resolution))
+    product_size = f"{product_factor * resolution:g} m"
+    lai, fpar = _vegetation_products(
+        fields["sim_lai"].data,
+        context,
+        grid.footprints(product_factor),
+        (days - EPOCH).astype(np.int64),
+    )
+    variables = {
+        name: fields[name].assign_attrs(_block_attrs(name, region_params))
+        for name in ("vv", "vh", "hh", "hv", "angle", *OPTICAL_BANDS)
+        if name in fields
+    }
+    variables["elevation"] = _static_field(
+        terrain["elevation"], chunk_sizes, "m", BANDS["elevation"].long_name
+    )
+    variables["slope"] = _static_field(
+        terrain["slope"], chunk_sizes, "degree", BANDS["slope"].long_name
+    )
+    variables["lai"] = _dated_field(
+        lai, "m2 m-2", f"leaf area index, MODIS-like {product_size} product"
+    )
+    variables["fpar"] = _dated_field(
+        fpar, "1", f"fraction of absorbed PAR, MODIS-like {product_size} product"
+    )
+    for name in ("t2m", "tp"):
+        variables[name] = fields[name].assign_attrs(_block_attrs(name, region_params))
+    return variables
+
+
+def _label_variables(
+    fields, context, grid, days, chunk_sizes, coarse_resolution: float, n_stations: int
+) -> dict:
+    """The truth, the coarse labels and their footprints, the stations."""
+    observing = context.observing
+    label_grid = grid.footprints(footprint_factor(coarse_resolution, context.resolution))
+    ssm_true = fields["ssm_true"].assign_attrs(_block_attrs("ssm_true", context.region))
+    ssm_true.attrs["standard_name"] = "volume_fraction_of_condensed_water_in_soil"
+    return {
+        "ssm_true": ssm_true,
+        "ssm_coarse": _dated_field(
+            _coarse_labels(
+                fields["ssm_true"].data, context, label_grid, (days - EPOCH).astype(np.int64)
+            ),
+            "m3 m-3",
+            f"coarse satellite-like soil moisture label, {coarse_resolution:g} m footprints",
+            bias=observing.coarse_bias,
+            noise_sd=observing.coarse_noise,
+            min_footprint_coverage=observing.min_footprint_coverage,
+        ),
+        "footprint_id": _static_field(
+            label_grid.footprint_id(grid.shape),
+            chunk_sizes,
+            "1",
+            "index of the coarse footprint of each pixel (row-major)",
+            "int32",
+        ),
+        "station_ssm": _stations(fields["ssm_true"], context, grid, n_stations),
+    }
+
+
+def _internal_variables(fields, terrain, context, grid, chunk_sizes, label_factor) -> dict:
+    """The simulation's internals (``sim_*``)."""
+    variables = {
+        name: fields[name].assign_attrs(_block_attrs(name, context.region))
+        for name in context.field_names()
+        if name.startswith("sim_")
+    }
+    variables["sim_twi"] = _static_field(
+        terrain["twi"].values,
+        chunk_sizes,
+        "1",
+        "topographic wetness index ln(a / tan(slope)) (simulation internal)",
+    )
+    variables["sim_footprint_coverage"] = _static_field(
+        grid.footprints(label_factor).pixel_coverage(grid.shape),
+        chunk_sizes,
+        "1",
+        "fraction of the pixel's coarse footprint inside the scene (simulation internal)",
+    )
+    return variables
+
+
+def _on_scene_coordinates(variables: dict, time_index, grid) -> xr.Dataset:
+    ds = xr.Dataset(variables, coords={"time": time_index.values, "y": grid.y, "x": grid.x})
+    ds["y"].attrs = {
+        "units": "m",
+        "standard_name": "projection_y_coordinate",
+        "long_name": "northing",
+    }
+    ds["x"].attrs = {
+        "units": "m",
+        "standard_name": "projection_x_coordinate",
+        "long_name": "easting",
+    }
+    ds["time"].attrs = {"long_name": "overpass day"}
+    return ds
 
 
 def _dataset_attrs(region: Region, observing: ObservingSystem, arguments: dict) -> dict:
