@@ -559,23 +559,8 @@ def predict(
     ssm = carry_georeferencing(ssm, std)
     if y_ascending:
         ssm = ssm.isel({y_dim: slice(None, None, -1)})
-    if progress:
-        return _compute_with_progress(ssm)
+    if progress:  # computed as write_result computes: one progress bar, cluster or local
+        from xsoilmoist.io import _compute
+
+        return _compute(ssm, progress=True)
     return ssm if dask_input else ssm.compute()
-
-
-def _compute_with_progress(ssm: xr.DataArray) -> xr.DataArray:
-    try:
-        from distributed import default_client, progress
-
-        client = default_client()
-    except (ImportError, ValueError):
-        client = None
-    if client is not None:
-        persisted = ssm.persist()
-        progress(persisted)
-        return persisted.compute()
-    from dask.diagnostics import ProgressBar
-
-    with ProgressBar():
-        return ssm.compute()
