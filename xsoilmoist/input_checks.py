@@ -178,10 +178,13 @@ def inspect_metadata(
     """
     findings = InputFindings()
     try:
-        check_regular(ds)
         y_dim, x_dim = spatial_dims(ds)
         sized = min(ds.sizes[y_dim], ds.sizes[x_dim]) >= 2
-        pixel = pixel_size_metres(ds) if sized and ds.rio.crs is not None else None
+        pixel = None
+        if sized and ds.rio.crs is not None:
+            pixel = pixel_size_metres(ds)  # checks the regular grid on the way
+        else:
+            check_regular(ds)
     except GridError as err:
         findings.errors.append(str(err))
         pixel = None
