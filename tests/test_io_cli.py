@@ -238,7 +238,7 @@ def test_cli_models_columns_line_up(capsys):
 
 
 def test_cli_train_refuses_to_replace_a_model_without_overwrite(tmp_path, capsys):
-    from test_training_config import TINY_RUN
+    from test_training_recipe import TINY_RUN
 
     config = tmp_path / "train.toml"
     config.write_text(TINY_RUN)

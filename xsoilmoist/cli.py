@@ -225,14 +225,14 @@ def _assemble(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from xsoilmoist.training import TrainingConfigError, run_training_config
+    from xsoilmoist.training import TrainingConfigError, run_training_recipe
 
     try:
-        weights = run_training_config(
-            args.config, progress=not args.quiet, overwrite=args.overwrite
+        weights = run_training_recipe(
+            args.recipe, progress=not args.quiet, overwrite=args.overwrite
         )
     except TrainingConfigError as err:
-        print(f"xsoilmoist train: error in {args.config}: {err}", file=sys.stderr)
+        print(f"xsoilmoist train: error in {args.recipe}: {err}", file=sys.stderr)
         return EXIT_INPUT
     print(f"wrote {weights} and its model card {weights.with_suffix('.json')}")
     return 0
@@ -309,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser(
         "train", help="train a model (two stages) as a TOML file describes; see docs/training"
     )
-    train.add_argument("config", help="training configuration (TOML)")
+    train.add_argument("recipe", help="training recipe (TOML file)")
     train.add_argument("--quiet", action="store_true", help="no progress lines")
     train.add_argument(
         "--overwrite", action="store_true", help="replace an existing model file at the output"

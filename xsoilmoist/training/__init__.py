@@ -7,7 +7,8 @@ adapts to in-situ stations, the loss at station pixels only. Scenes enter
 through :func:`prepare_scene`, which uses the inference path's
 ``prepare_inputs``, so band order, units and encodings are the ones
 :func:`xsoilmoist.predict` will use. A whole run can be described in a TOML
-file and started with :func:`run_training_config` (``xsoilmoist train``).
+file, a training recipe (:mod:`xsoilmoist.training.recipe`), and started with
+:func:`run_training_recipe` (``xsoilmoist train``).
 
 Examples
 --------
@@ -25,14 +26,10 @@ Examples
 
 from __future__ import annotations
 
+import warnings
+from typing import Any
+
 from xsoilmoist.training.baselines import baseline_predictions, baseline_report
-from xsoilmoist.training.config import (
-    DataSource,
-    OutputSettings,
-    TrainingConfig,
-    TrainingConfigError,
-    load_training_config,
-)
 from xsoilmoist.training.evaluation import evaluate, predict_scene
 from xsoilmoist.training.loop import (
     TrainingResult,
@@ -44,7 +41,14 @@ from xsoilmoist.training.loop import (
 )
 from xsoilmoist.training.losses import footprint_mean_loss, footprint_means, station_loss
 from xsoilmoist.training.patches import PatchBatch, PatchSampler, drop_modalities
-from xsoilmoist.training.run import evaluation_report, run_training, run_training_config
+from xsoilmoist.training.recipe import (
+    DataSource,
+    OutputSettings,
+    TrainingConfigError,
+    TrainingRecipe,
+    load_training_recipe,
+)
+from xsoilmoist.training.run import evaluation_report, run_training, run_training_recipe
 from xsoilmoist.training.scenes import (
     TrainingScene,
     band_statistics,
@@ -60,8 +64,8 @@ __all__ = [
     "PatchBatch",
     "PatchSampler",
     "PretrainSettings",
-    "TrainingConfig",
     "TrainingConfigError",
+    "TrainingRecipe",
     "TrainingResult",
     "TrainingScene",
     "band_statistics",
@@ -74,14 +78,34 @@ __all__ = [
     "footprint_mean_loss",
     "footprint_means",
     "l2_sp_penalty",
-    "load_training_config",
+    "load_training_recipe",
     "normalised_config",
     "predict_scene",
     "prepare_scene",
     "pretrain",
     "run_training",
-    "run_training_config",
+    "run_training_recipe",
     "split_dates",
     "split_stations",
     "station_loss",
 ]
+
+_RENAMED = {
+    "TrainingConfig": "TrainingRecipe",
+    "load_training_config": "load_training_recipe",
+    "run_training_config": "run_training_recipe",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The training recipe's former names (deprecated): a ``FutureWarning``, then the object."""
+    if name in _RENAMED:
+        new = _RENAMED[name]
+        warnings.warn(
+            f"xsoilmoist.training.{name} is deprecated; use xsoilmoist.training.{new} "
+            "(the same object, renamed)",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return globals()[new]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

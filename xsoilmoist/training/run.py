@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from xsoilmoist.training.config import TrainingConfig, load_training_config
 from xsoilmoist.training.evaluation import evaluate
 from xsoilmoist.training.loop import finetune, pretrain
+from xsoilmoist.training.recipe import TrainingRecipe, load_training_recipe
 from xsoilmoist.training.scenes import TrainingScene, prepare_scene, training_coverage
 
-__all__ = ["evaluation_report", "run_training", "run_training_config"]
+__all__ = ["evaluation_report", "run_training", "run_training_recipe"]
 
 
 def evaluation_report(model, scenes: Sequence[TrainingScene]) -> dict[str, Any]:
@@ -26,9 +26,9 @@ def evaluation_report(model, scenes: Sequence[TrainingScene]) -> dict[str, Any]:
     return report
 
 
-def _default_description(config: TrainingConfig) -> str:
-    simulated = any(d.region for d in config.data)
-    stages = [s for s in ("pretrain", "finetune") if getattr(config, s) is not None]
+def _default_description(recipe: TrainingRecipe) -> str:
+    simulated = any(d.region for d in recipe.data)
+    stages = [s for s in ("pretrain", "finetune") if getattr(recipe, s) is not None]
     what = " then ".join(
         {"pretrain": "coarse footprint labels", "finetune": "station points"}[s] for s in stages
     )
@@ -51,56 +51,56 @@ def _refuse_existing_model(output: Path) -> None:
 
 
 def run_training(
-    config: TrainingConfig,
+    recipe: TrainingRecipe,
     *,
     progress: bool = True,
     log: TextIO | None = None,
     overwrite: bool = False,
 ) -> Path:
-    """Train as ``config`` says, evaluate, and write the model; returns the weights path.
+    """Train as ``recipe`` says, evaluate, and write the model; returns the weights path.
 
-    See :func:`run_training_config`.
+    See :func:`run_training_recipe`.
     """
     from xsoilmoist.weights import save_model
 
     if not overwrite:
-        _refuse_existing_model(config.output_path())
+        _refuse_existing_model(recipe.output_path())
     log = log or sys.stderr
-    start = _starting_model(config)
-    scenes = _training_scenes(config, start, log)
-    model, stages = _run_stages(config, start, scenes, progress)
+    start = _starting_model(recipe)
+    scenes = _training_scenes(recipe, start, log)
+    model, stages = _run_stages(recipe, start, scenes, progress)
     evaluated = scenes["test"] or scenes["validation"]
     metrics = {}
     if evaluated:
         split = "test" if scenes["test"] else "validation"
         metrics = {"split": split, **evaluation_report(model, evaluated)}
-    card = _trained_card(config, model, stages, metrics, scenes["train"])
-    weights, card_path = save_model(model, config.output_path(), card)
+    card = _trained_card(recipe, model, stages, metrics, scenes["train"])
+    weights, card_path = save_model(model, recipe.output_path(), card)
     log.write(f"wrote {weights} and {card_path}\n")
     _log_scores(metrics, log)
     return weights
 
 
-def _starting_model(config: TrainingConfig):
-    """The network to train: loaded from ``[model] start_from``, or built from the config."""
+def _starting_model(recipe: TrainingRecipe):
+    """The network to train: loaded from ``[model] start_from``, or built from the recipe."""
     from xsoilmoist.model import SSMNet
     from xsoilmoist.weights import load_model
 
-    start_from = config.model.get("start_from")
+    start_from = recipe.model.get("start_from")
     if not start_from:
-        return SSMNet(config.network_config())
-    local = config.base / Path(start_from).expanduser()
+        return SSMNet(recipe.network_config())
+    local = recipe.base / Path(start_from).expanduser()
     local_files = [local, local.with_name(local.name + ".safetensors")]
     return load_model(local if any(p.exists() for p in local_files) else start_from)
 
 
-def _training_scenes(config: TrainingConfig, start, log: TextIO) -> dict[str, list[TrainingScene]]:
+def _training_scenes(recipe: TrainingRecipe, start, log: TextIO) -> dict[str, list[TrainingScene]]:
     """The prepared scenes of each split."""
     scenes: dict[str, list[TrainingScene]] = {
         split: [] for split in ("train", "validation", "test")
     }
-    for source in config.data:
-        for ds in source.datasets(config.base):
+    for source in recipe.data:
+        for ds in source.datasets(recipe.base):
             scenes[source.split].append(prepare_scene(ds, start))
     log.write(
         f"training scenes: {len(scenes['train'])}, validation: {len(scenes['validation'])}, "
@@ -109,32 +109,32 @@ def _training_scenes(config: TrainingConfig, start, log: TextIO) -> dict[str, li
     return scenes
 
 
-def _run_stages(config: TrainingConfig, start, scenes, progress: bool) -> tuple[Any, list]:
-    """Stage 1 and stage 2 as the config has them; the trained model and stage summaries."""
-    output = config.output_path()
-    model: Any = start if config.model.get("start_from") else start.config
+def _run_stages(recipe: TrainingRecipe, start, scenes, progress: bool) -> tuple[Any, list]:
+    """Stage 1 and stage 2 as the recipe has them; the trained model and stage summaries."""
+    output = recipe.output_path()
+    model: Any = start if recipe.model.get("start_from") else start.config
     stages = []
-    if config.pretrain is not None:
+    if recipe.pretrain is not None:
         result = pretrain(
             model,
             scenes["train"],
             validation=scenes["validation"],
-            settings=config.pretrain,
+            settings=recipe.pretrain,
             checkpoint=output.with_name(output.name + "-pretrain")
-            if config.output.checkpoints
+            if recipe.output.checkpoints
             else None,
             progress=progress,
         )
         model = result.model
         stages.append(result.summary())
-    if config.finetune is not None:
+    if recipe.finetune is not None:
         result = finetune(
             model,
             scenes["train"],
             validation=[s for s in scenes["validation"] if s.n_stations],
-            settings=config.finetune,
+            settings=recipe.finetune,
             checkpoint=output.with_name(output.name + "-finetune")
-            if config.output.checkpoints
+            if recipe.output.checkpoints
             else None,
             progress=progress,
         )
@@ -143,32 +143,32 @@ def _run_stages(config: TrainingConfig, start, scenes, progress: bool) -> tuple[
     return model, stages
 
 
-def _trained_card(config: TrainingConfig, model, stages, metrics, train_scenes):
+def _trained_card(recipe: TrainingRecipe, model, stages, metrics, train_scenes):
     """The card of the trained model, with the band ranges and months it was trained on."""
     from xsoilmoist.weights import ModelCard
 
     modalities = list(model.config.modalities)
     input_ranges, months = training_coverage(train_scenes) if train_scenes else (None, None)
     return ModelCard(
-        name=config.output.name or config.output_path().name,
+        name=recipe.output.name or recipe.output_path().name,
         config={},
         trained=True,
-        description=config.output.description or _default_description(config),
+        description=recipe.output.description or _default_description(recipe),
         required_modalities=modalities[:1],
         optional_modalities=modalities[1:],
-        tile=config.output.tile,
-        halo=config.output.halo,
+        tile=recipe.output.tile,
+        halo=recipe.output.halo,
         input_ranges=input_ranges,
         trained_months=months,
         training={
-            "configuration_file": config.source,
-            "data": [d.describe() for d in config.data],
+            "configuration_file": recipe.source,
+            "data": [d.describe() for d in recipe.data],
             "stages": stages,
-            "started_from": config.model.get("start_from") or None,
+            "started_from": recipe.model.get("start_from") or None,
         },
         metrics=metrics,
-        license=config.output.license,
-        version=config.output.version,
+        license=recipe.output.license,
+        version=recipe.output.version,
     )
 
 
@@ -183,7 +183,7 @@ def _log_scores(metrics: dict, log: TextIO) -> None:
             )
 
 
-def run_training_config(
+def run_training_recipe(
     path: str | Path, *, progress: bool = True, overwrite: bool = False
 ) -> Path:
     """Train the model a TOML file describes and write it with its card (``xsoilmoist train``).
@@ -198,7 +198,7 @@ def run_training_config(
     Parameters
     ----------
     path
-        The TOML file (format: :mod:`xsoilmoist.training.config`).
+        The TOML file (format: :mod:`xsoilmoist.training.recipe`).
     progress
         Print progress lines to stderr.
     overwrite
@@ -220,7 +220,7 @@ def run_training_config(
 
     Examples
     --------
-    >>> run_training_config("train.toml")  # doctest: +SKIP
+    >>> run_training_recipe("train.toml")  # doctest: +SKIP
     PosixPath('models/mymodel.safetensors')
     """
-    return run_training(load_training_config(path), progress=progress, overwrite=overwrite)
+    return run_training(load_training_recipe(path), progress=progress, overwrite=overwrite)

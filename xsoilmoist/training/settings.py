@@ -3,7 +3,7 @@
 Both are frozen dataclasses with defaults that suit a small model on a CPU;
 ``dataclasses.replace(settings, steps=...)`` makes a variant. The same fields
 are the keys of the ``[pretrain]`` and ``[finetune]`` tables of a training
-TOML file (:mod:`xsoilmoist.training.config`).
+TOML file (:mod:`xsoilmoist.training.recipe`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Training from a TOML file: ``xsoilmoist train CONFIG.toml``.
+"""Training recipes: reading the TOML file of ``xsoilmoist train RECIPE.toml``.
 
 The file names the network, the scenes (files on disk or simulated ones),
 the settings of each stage and where to write the model::
@@ -60,9 +60,9 @@ else:  # pragma: no cover - Python 3.10
 __all__ = [
     "DataSource",
     "OutputSettings",
-    "TrainingConfig",
     "TrainingConfigError",
-    "load_training_config",
+    "TrainingRecipe",
+    "load_training_recipe",
 ]
 
 SPLITS = ("train", "validation", "test")
@@ -169,8 +169,8 @@ class OutputSettings:
 
 
 @dataclass(frozen=True)
-class TrainingConfig:
-    """A parsed training file (see the module documentation for the format).
+class TrainingRecipe:
+    """A parsed training recipe, the TOML file (see the module documentation for the format).
 
     Attributes
     ----------
@@ -195,7 +195,7 @@ class TrainingConfig:
     finetune: FinetuneSettings | None
     output: OutputSettings
     base: Path = field(default_factory=Path.cwd)
-    source: str = "training configuration"
+    source: str = "training recipe"
 
     def network_config(self):
         """The :class:`~xsoilmoist.model.SSMNetConfig` named and overridden in ``[model]``."""
@@ -217,7 +217,7 @@ class TrainingConfig:
     @classmethod
     def from_dict(
         cls, data: Mapping[str, Any], *, base: Path | None = None, source: str = "configuration"
-    ) -> TrainingConfig:
+    ) -> TrainingRecipe:
         """Check and convert parsed TOML (a nested dict)."""
         _check_keys(data, {"seed", "model", "data", "pretrain", "finetune", "output"}, "", source)
         seed = _convert(data.get("seed", 0), int, "seed", source)
@@ -240,7 +240,7 @@ class TrainingConfig:
                 "the model)"
             )
         output = _table(data["output"], OutputSettings, "output", source)
-        config = cls(
+        recipe = cls(
             model=model,
             data=sources,
             pretrain=stages["pretrain"],
@@ -250,11 +250,11 @@ class TrainingConfig:
             source=source,
         )
         if "start_from" not in model:
-            config.network_config()  # check the network's configuration now, not after hours
-        return config
+            recipe.network_config()  # check the network's configuration now, not after hours
+        return recipe
 
 
-def load_training_config(path: str | Path) -> TrainingConfig:
+def load_training_recipe(path: str | Path) -> TrainingRecipe:
     """Read and check a training TOML file.
 
     Raises
@@ -266,8 +266,8 @@ def load_training_config(path: str | Path) -> TrainingConfig:
 
     Examples
     --------
-    >>> config = load_training_config("train.toml")  # doctest: +SKIP
-    >>> config.pretrain.steps  # doctest: +SKIP
+    >>> recipe = load_training_recipe("train.toml")  # doctest: +SKIP
+    >>> recipe.pretrain.steps  # doctest: +SKIP
     2000
     """
     path = Path(path)
@@ -279,7 +279,7 @@ def load_training_config(path: str | Path) -> TrainingConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise TrainingConfigError(f"{path} is not valid TOML: {err}") from None
-    return TrainingConfig.from_dict(data, base=path.resolve().parent, source=str(path))
+    return TrainingRecipe.from_dict(data, base=path.resolve().parent, source=str(path))
 
 
 # --- checking and converting values -------------------------------------------------------

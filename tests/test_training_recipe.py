@@ -1,4 +1,4 @@
-"""Training TOML files: parsing, clear errors, and a whole tiny run."""
+"""Training recipes (TOML files): parsing, clear errors, and a whole tiny run."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from xsoilmoist.training import (
     FinetuneSettings,
     PretrainSettings,
     TrainingConfigError,
-    load_training_config,
-    run_training_config,
+    load_training_recipe,
+    run_training_recipe,
 )
 from xsoilmoist.weights import load_model
 
@@ -69,17 +69,34 @@ def write(tmp_path, text: str):
 
 
 def test_a_valid_file_parses_into_settings(tmp_path):
-    config = load_training_config(write(tmp_path, TINY_RUN))
-    assert config.pretrain == PretrainSettings(
+    recipe = load_training_recipe(write(tmp_path, TINY_RUN))
+    assert recipe.pretrain == PretrainSettings(
         steps=4, batch_size=2, patch_size=32, eval_every=2, seed=3
     )
-    assert config.finetune.freeze_encoder and config.finetune.patience is None  # 0: off
-    assert isinstance(config.finetune, FinetuneSettings) and config.finetune.seed == 3
-    assert config.data[1].times == ("2022-07-01", "2022-07-13")
-    assert config.data[0].coarse_resolution == 160.0
-    network = config.network_config()
+    assert recipe.finetune.freeze_encoder and recipe.finetune.patience is None  # 0: off
+    assert isinstance(recipe.finetune, FinetuneSettings) and recipe.finetune.seed == 3
+    assert recipe.data[1].times == ("2022-07-01", "2022-07-13")
+    assert recipe.data[0].coarse_resolution == 160.0
+    network = recipe.network_config()
     assert network.depths == (1, 1, 1, 1) and network.name == "tiny"
-    assert config.output_path() == tmp_path / "out" / "tiny"
+    assert recipe.output_path() == tmp_path / "out" / "tiny"
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("TrainingConfig", "TrainingRecipe"),
+        ("load_training_config", "load_training_recipe"),
+        ("run_training_config", "run_training_recipe"),
+    ],
+)
+def test_the_former_names_warn_and_give_the_renamed_object(old, new):
+    import xsoilmoist.training as training
+
+    with pytest.warns(FutureWarning, match=f"training.{old} is deprecated; use .*training.{new}"):
+        assert getattr(training, old) is getattr(training, new)
+    with pytest.raises(AttributeError, match="no attribute 'not_a_name'"):
+        training.not_a_name  # noqa: B018
 
 
 @pytest.mark.parametrize(
@@ -104,7 +121,7 @@ def test_mistakes_get_an_error_naming_the_table_and_key(tmp_path, edit, message)
     assert old in TINY_RUN
     path = write(tmp_path, TINY_RUN.replace(old, new, 1))
     with pytest.raises(TrainingConfigError, match=message) as info:
-        load_training_config(path)
+        load_training_recipe(path)
     assert str(path) in str(info.value)
 
 
@@ -113,25 +130,25 @@ def test_a_file_needs_a_stage_and_training_scenes(tmp_path):
         TINY_RUN[TINY_RUN.index('[[data]]\nsplit = "test"') : TINY_RUN.index("[pretrain]")], ""
     )
     with pytest.raises(TrainingConfigError, match=r"array of tables, written \[\[data\]\]"):
-        load_training_config(write(tmp_path, single))
+        load_training_recipe(write(tmp_path, single))
     no_stage = TINY_RUN.split("[pretrain]")[0] + '[output]\npath = "x"\n'
     with pytest.raises(TrainingConfigError, match="nothing to train"):
-        load_training_config(write(tmp_path, no_stage))
+        load_training_recipe(write(tmp_path, no_stage))
     no_train = TINY_RUN.replace('split = "train"', 'split = "validation"')
     with pytest.raises(TrainingConfigError, match='no \\[\\[data\\]\\] table has split = "train"'):
-        load_training_config(write(tmp_path, no_train))
+        load_training_recipe(write(tmp_path, no_train))
     with pytest.raises(TrainingConfigError, match="cannot read"):
-        load_training_config(tmp_path / "missing.toml")
+        load_training_recipe(tmp_path / "missing.toml")
 
 
 def test_missing_scene_files_are_named(tmp_path):
     text = TINY_RUN.replace('region = "farmland"', 'files = ["scenes/*.zarr"]', 1)
     with pytest.raises(TrainingConfigError, match=r"'scenes/\*.zarr' matches no file"):
-        run_training_config(write(tmp_path, text), progress=False)
+        run_training_recipe(write(tmp_path, text), progress=False)
 
 
 def test_a_tiny_run_writes_a_loadable_model_with_an_honest_card(tmp_path):
-    weights = run_training_config(write(tmp_path, TINY_RUN), progress=False)
+    weights = run_training_recipe(write(tmp_path, TINY_RUN), progress=False)
     assert weights == tmp_path / "out" / "tiny.safetensors"
     model = load_model(weights)
     card = model.card
