@@ -51,10 +51,10 @@ from xsoilmoist.synthetic.blocks import (
     block_template,
     simulate_block,
 )
+from xsoilmoist.synthetic.dem import fractal_dem, terrain_derivatives
 from xsoilmoist.synthetic.random_fields import stream_key
 from xsoilmoist.synthetic.randomization import scene_draws
 from xsoilmoist.synthetic.regions import OPTICAL_BANDS, ObservingSystem, Region, parameters_dict
-from xsoilmoist.synthetic.terrain import fractal_dem, terrain_derivatives
 from xsoilmoist.synthetic.vegetation import fpar_from_lai
 from xsoilmoist.synthetic.weather import simulate_weather
 
