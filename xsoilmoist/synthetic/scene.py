@@ -5,7 +5,7 @@ The work splits in two:
 - global, computed when :func:`simulate_scene` is called: the fractal DEM,
   its slope, aspect and wetness index (flow routing needs the whole scene),
   and the daily weather on the coarse grid (a few cells);
-- per pixel, block by block (:func:`~xsoilmoist.synthetic.blocks.simulate_block`;
+- per pixel, block by block (:func:`~xsoilmoist.synthetic.pixel_fields.simulate_block`;
   through :func:`xarray.map_blocks` when ``chunks`` is given, so nothing is
   computed until asked): soil, land cover, the daily water balance,
   vegetation, radar and optical signals. Products on coarser grids (the
@@ -42,7 +42,8 @@ from xsoilmoist.synthetic.arguments import (
     overpass_days,
     resolve_region,
 )
-from xsoilmoist.synthetic.blocks import (
+from xsoilmoist.synthetic.dem import fractal_dem, terrain_derivatives
+from xsoilmoist.synthetic.pixel_fields import (
     BLOCK_FIELDS,
     EPOCH,
     TIME_YX,
@@ -51,7 +52,6 @@ from xsoilmoist.synthetic.blocks import (
     block_template,
     simulate_block,
 )
-from xsoilmoist.synthetic.dem import fractal_dem, terrain_derivatives
 from xsoilmoist.synthetic.random_fields import stream_key
 from xsoilmoist.synthetic.randomization import scene_draws
 from xsoilmoist.synthetic.regions import OPTICAL_BANDS, ObservingSystem, Region, parameters_dict

@@ -1,4 +1,4 @@
-"""One block of a scene: every per-pixel field, from soil to sensors.
+"""Per-pixel fields of one block of a scene, from soil to sensors.
 
 :func:`simulate_block` makes all per-pixel fields of a block of the scene
 from its terrain (elevation, slope, aspect, wetness index) and a
