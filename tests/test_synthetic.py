@@ -49,7 +49,17 @@ def _multilooked_db(db: np.ndarray) -> np.ndarray:
 
 def _uniform_cover(lai: float, region: str = "farmland"):
     """A region covered by one class of constant LAI, without clouds: a controlled experiment."""
-    canopy = LandCoverClass("uniform", 1.0, lai, lai, 180, 250, 0.1, 0.961, 1.2)
+    canopy = LandCoverClass(
+        name="uniform",
+        fraction=1.0,
+        lai_min=lai,
+        lai_max=lai,
+        green_up_doy=180,
+        senescence_doy=250,
+        phenology_rate=0.1,
+        root_beta=0.961,
+        rms_height=1.2,
+    )
     return replace(REGIONS[region], land_cover=(canopy,), cloud_cover_mean=0.0)
 
 
@@ -415,6 +425,18 @@ def test_attrs_say_simulated_and_record_every_parameter(farmland):
         if name in farmland.data_vars:
             assert "units" in da.attrs and "long_name" in da.attrs, name
             assert "SIMULATED" in da.attrs["comment"], name
+
+
+def test_land_cover_classes_are_written_with_keywords():
+    with pytest.raises(TypeError, match="positional"):
+        LandCoverClass("maize", 0.5, 0.1, 4.5, 180, 250, 0.09, 0.961, 1.6)
+    maize = REGIONS["farmland"].land_cover[0]
+    assert (maize.name, maize.lai_max, maize.green_up_doy, maize.rms_height) == (
+        "maize",
+        4.5,
+        180,
+        1.6,
+    )
 
 
 def test_docs_describe_every_parameter():
