@@ -48,11 +48,11 @@ def test_dataset_and_dataarray_accessors_are_separate():
     assert not hasattr(da.to_dataset().ssm, "scatter") and hasattr(da.ssm, "scatter")
 
 
-def test_plot_is_plot_map_with_its_keywords(tmp_path):
+def test_plot_is_moisture_map_with_its_keywords(tmp_path):
     da = ssm()
     before = da.copy(deep=True)
     fig = da.ssm.plot(vmax=0.6, title="scene 7")
-    reference = plot.map(da, vmax=0.6, title="scene 7")
+    reference = plot.moisture_map(da, vmax=0.6, title="scene 7")
     assert len(fig.axes) == len(reference.axes) == 3  # two maps and the colorbar
     assert fig.axes[-1].get_ylabel() == "surface soil moisture [m3 m-3]"
     assert fig.axes[0].get_images()[0].get_clim() == (0.0, 0.6)

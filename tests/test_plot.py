@@ -36,7 +36,7 @@ def ssm(nt=2, ny=30, nx=40, descending=True):
 
 
 def test_map_has_units_on_the_colorbar_and_a_non_empty_image(tmp_path):
-    fig = plot.map(ssm())
+    fig = plot.moisture_map(ssm())
     path = tmp_path / "map.png"
     fig.savefig(path)
     colorbar_axes = fig.axes[-1]
@@ -52,7 +52,7 @@ def test_map_has_units_on_the_colorbar_and_a_non_empty_image(tmp_path):
 
 def test_map_orients_north_up_for_both_y_orders():
     for descending in (True, False):
-        fig = plot.map(ssm(nt=1, descending=descending).isel(time=0))
+        fig = plot.moisture_map(ssm(nt=1, descending=descending).isel(time=0))
         image = fig.axes[0].get_images()[0]
         _, _, bottom, top = image.get_extent()
         assert top > bottom
@@ -63,7 +63,19 @@ def test_map_orients_north_up_for_both_y_orders():
 
 def test_map_rejects_other_shapes():
     with pytest.raises(ValueError, match=r"\(y, x\) or \(time, y, x\)"):
-        plot.map(xr.DataArray(np.zeros(3), dims="x"))
+        plot.moisture_map(xr.DataArray(np.zeros(3), dims="x"))
+
+
+def test_the_former_name_map_warns_and_draws_the_same():
+    with pytest.warns(FutureWarning, match=r"plot.map is deprecated; use .*plot.moisture_map"):
+        former = plot.map
+    assert former is plot.moisture_map
+    assert "map" not in plot.__all__ and "map" not in vars(plot)  # the builtin is not shadowed
+    with pytest.warns(FutureWarning, match="moisture_map"):
+        from xsoilmoist.plot import map as imported
+    assert imported is plot.moisture_map
+    with pytest.raises(AttributeError, match="no attribute 'maps'"):
+        plot.maps  # noqa: B018
 
 
 # --- predicted against observed, and station time series ---------------------------------

@@ -179,8 +179,8 @@ class SSMDataArrayAccessor:
         title: str | None = None,
         ax: Axes | None = None,
     ) -> Figure:
-        """Map on the fixed moisture scale; see :func:`xsoilmoist.plot.map`."""
-        return plotting.map(self._da, vmin=vmin, vmax=vmax, cmap=cmap, title=title, ax=ax)
+        """Map on the fixed moisture scale; see :func:`xsoilmoist.plot.moisture_map`."""
+        return plotting.moisture_map(self._da, vmin=vmin, vmax=vmax, cmap=cmap, title=title, ax=ax)
 
     def scatter(
         self,

@@ -54,9 +54,9 @@ def _save_map(ssm: xr.DataArray, title: str, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from xsoilmoist.plot import map as plot_map
+    from xsoilmoist.plot import moisture_map
 
-    fig = plot_map(ssm, title=title)
+    fig = moisture_map(ssm, title=title)
     fig.savefig(path, dpi=100)
     plt.close(fig)
 

@@ -7,8 +7,9 @@ Matplotlib is imported only when a plot is drawn.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Hashable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["DENSE_POINTS", "MOISTURE_CMAP", "map", "scatter", "timeseries"]
+__all__ = ["DENSE_POINTS", "MOISTURE_CMAP", "moisture_map", "scatter", "timeseries"]
 
 #: Perceptually uniform and colour-blind safe: pale yellow (dry) to dark blue (wet).
 MOISTURE_CMAP = "cividis_r"
@@ -40,7 +41,7 @@ def _label(da: xr.DataArray) -> str:
     return f"{name} [{units}]" if units else str(name)
 
 
-def map(  # the name DESIGN.md gives: xsoilmoist.plot.map
+def moisture_map(
     da: xr.DataArray,
     *,
     vmin: float = 0.0,
@@ -73,13 +74,13 @@ def map(  # the name DESIGN.md gives: xsoilmoist.plot.map
 
     Examples
     --------
-    >>> fig = map(ssm)  # doctest: +SKIP
+    >>> fig = moisture_map(ssm)  # doctest: +SKIP
     >>> fig.savefig("ssm.png")  # doctest: +SKIP
     """
     import matplotlib.pyplot as plt
 
     if da.ndim not in (2, 3):
-        raise InputError(f"map needs (y, x) or (time, y, x) data, got dims {da.dims}")
+        raise InputError(f"moisture_map needs (y, x) or (time, y, x) data, got dims {da.dims}")
     frames = [da] if da.ndim == 2 else [da.isel({da.dims[0]: i}) for i in range(da.shape[0])]
     if len(frames) > _MAX_PANELS:
         frames = frames[:_MAX_PANELS]
@@ -523,3 +524,16 @@ def _draw_series(axis, pred: xr.DataArray, obs: xr.DataArray, vmin, vmax, units:
     axis.tick_params(labelsize=8)
     if np.issubdtype(times.dtype, np.datetime64):
         axis.xaxis.set_major_formatter(ConciseDateFormatter(axis.xaxis.get_major_locator()))
+
+
+def __getattr__(name: str) -> Any:
+    """``map``, the former name of :func:`moisture_map` (it shadowed the builtin): deprecated."""
+    if name == "map":
+        warnings.warn(
+            "xsoilmoist.plot.map is deprecated; use xsoilmoist.plot.moisture_map (the same "
+            "function, renamed so that it no longer shadows the builtin map)",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return moisture_map
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
