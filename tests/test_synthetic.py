@@ -183,6 +183,26 @@ def test_scene_vv_slope_over_bare_soil_is_the_published_one(by_canopy):
     assert slope == pytest.approx(expected, rel=0.25), (slope, expected)
 
 
+# Sum and standard deviation of ``ssm_true`` (as float64) of these scenes, simulated before the
+# water-balance kernel was split into named steps (snow, interception, ..., exchange).
+_TRUTH_BEFORE_THE_SPLIT = {
+    "farmland": (5534.422321140766, 0.05009934098770543),
+    "alpine_grassland": (4487.390370905399, 0.022654389029035847),
+    "arid_basin": (2617.987509733066, 0.07395889274857016),
+}
+
+
+@pytest.mark.parametrize("region", sorted(_TRUTH_BEFORE_THE_SPLIT))
+def test_the_water_balance_steps_give_the_truth_of_the_single_kernel(region):
+    ds = simulate_scene(
+        region, shape=(32, 40), times=14, seed=7, coarse_resolution=80.0, n_stations=4, l_band=True
+    )
+    truth = ds.ssm_true.values.astype("float64")
+    total, spread = _TRUTH_BEFORE_THE_SPLIT[region]
+    assert truth.sum() == pytest.approx(total, rel=1e-11)
+    assert truth.std() == pytest.approx(spread, rel=1e-9)
+
+
 def test_water_cloud_attenuation_follows_the_two_way_transmissivity():
     from xsoilmoist.synthetic.sar import water_cloud
 

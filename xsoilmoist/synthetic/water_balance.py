@@ -44,6 +44,11 @@ Each day, in this order, for a layer of depth ``Z`` (50 mm) holding
    bounded so that it stays there; the final clip only guards rounding.
 
 Day length: FAO-56 (Allen et al. 1998), equations 24, 25 and 34.
+
+Each step is a small compiled function (``_at_pixel``, ``_snow``, ``_through_canopy``,
+``_irrigated``, ``_infiltrate``, ``_drain``, ``_evapotranspire``, ``_exchange``);
+``_pixel_series`` runs them day by day for one pixel, and
+:func:`simulate_water_balance` for every pixel of a block.
 """
 
 from __future__ import annotations
@@ -127,116 +132,163 @@ def equilibrium_moisture(
 
 
 @numba.njit(cache=True, nogil=True)
+def _at_pixel(cells, day, at):  # pragma: no cover - compiled
+    """Step 1: a coarse daily field interpolated bilinearly to the pixel ``at``."""
+    row, row_weight, col, col_weight = at
+    return (1.0 - row_weight) * (
+        (1.0 - col_weight) * cells[day, row, col] + col_weight * cells[day, row, col + 1]
+    ) + row_weight * (
+        (1.0 - col_weight) * cells[day, row + 1, col] + col_weight * cells[day, row + 1, col + 1]
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def _snow(precipitation, temperature, snowpack, degree_day_factor):  # pragma: no cover
+    """Step 2, degree-day snow: ``(rain, melt, snowpack)`` of the day."""
+    rain = precipitation
+    if temperature < 0.0:
+        snowpack += precipitation
+        rain = 0.0
+    melt = min(snowpack, degree_day_factor * max(temperature, 0.0))
+    return rain, melt, snowpack - melt
+
+
+@numba.njit(cache=True, nogil=True)
+def _through_canopy(rain, lai, interception_per_lai):  # pragma: no cover - compiled
+    """Step 3: the rain left once the canopy has intercepted its share (evaporated the same day)."""
+    return rain - min(rain, interception_per_lai * lai)
+
+
+@numba.njit(cache=True, nogil=True)
+def _irrigated(flooding, doy, day_number):  # pragma: no cover - compiled
+    """Step 4: whether the parcel is flooded today (``flooding``: interval, phase, days of year)."""
+    interval, phase, first_doy, last_doy = flooding
+    return interval > 0 and first_doy <= doy <= last_doy and (day_number + phase) % interval == 0
+
+
+@numba.njit(cache=True, nogil=True)
+def _infiltrate(theta, water, saturation, depth):  # pragma: no cover - compiled
+    """Step 5, saturation excess: ``theta`` after the water that fits has entered."""
+    return theta + min(water, (saturation - theta) * depth) / depth
+
+
+@numba.njit(cache=True, nogil=True)
+def _drain(theta, field_capacity, saturation, ksat_per_day, exponent, depth):  # pragma: no cover
+    """Step 6: one day of gravity drainage at ``K(theta)``, stopping at field capacity."""
+    if theta > field_capacity:
+        conductivity = ksat_per_day * (theta / saturation) ** exponent
+        theta -= min(conductivity, (theta - field_capacity) * depth) / depth
+    return theta
+
+
+@numba.njit(cache=True, nogil=True)
+def _evapotranspire(
+    theta, pet, lai, snowpack, hydraulics, root_fraction, extinction, depth
+):  # pragma: no cover - compiled
+    """Step 7: ``theta`` after soil evaporation (none under snow) and root uptake."""
+    th_r, th_wp, th_fc = hydraulics[0], hydraulics[1], hydraulics[2]
+    cover = 1.0 - math.exp(-extinction * lai)
+    evaporation = 0.0
+    if snowpack <= 0.0:
+        stress_e = min(max((theta - th_r) / (th_fc - th_r), 0.0), 1.0)
+        evaporation = pet * (1.0 - cover) * stress_e
+    stress_t = min(max((theta - th_wp) / (th_fc - th_wp), 0.0), 1.0)
+    transpiration = pet * cover * root_fraction * stress_t
+    return theta - min(evaporation + transpiration, max(theta - th_r, 0.0) * depth) / depth
+
+
+@numba.njit(cache=True, nogil=True)
+def _exchange(theta, theta_eq, rate, residual, saturation):  # pragma: no cover - compiled
+    """Steps 8 and 9: relax towards ``theta_eq``, then keep within ``[theta_r, theta_s]``."""
+    theta += rate * (theta_eq - theta)
+    return min(max(theta, residual), saturation)
+
+
+@numba.njit(cache=True, nogil=True)
+def _pixel_series(out, i, j, days, weather, at, pixel, output_days, constants):  # pragma: no cover
+    """The daily balance of pixel ``(i, j)``, written into ``out[:, i, j]`` on the output days.
+
+    ``at`` is the pixel's bilinear (row, weight, column, weight) in the weather grid; ``pixel``
+    its height above the weather's reference, soil hydraulics, equilibrium content, phenology,
+    root fraction and flooding calendar (scalars, read once).
+    """
+    depth, exchange, interception, extinction, ddf, lapse, kpec = constants
+    doy, day_number, day_hours = days
+    height, hydraulics, theta_eq, phenology, root_fraction, flooding, amount = pixel
+    th_r, _, th_fc, th_s, ksat_per_day, drainage_exponent = hydraulics
+    th_eq = min(max(theta_eq, th_r), th_s)
+    lai_min, lai_max, green_up, senescence, rate = phenology
+    theta = th_eq
+    snowpack = 0.0
+    next_output = 0
+    for d in range(doy.shape[0]):
+        p = _at_pixel(weather[0], d, at)
+        t = _at_pixel(weather[1], d, at) - lapse * height
+        lai = double_logistic(doy[d], lai_min, lai_max, green_up, senescence, rate)
+        rain, melt, snowpack = _snow(p, t, snowpack, ddf)
+        water = _through_canopy(rain, lai, interception) + melt
+        if _irrigated(flooding, doy[d], day_number[d]):
+            water += amount
+        theta = _infiltrate(theta, water, th_s, depth)
+        theta = _drain(theta, th_fc, th_s, ksat_per_day, drainage_exponent, depth)
+        pet = hamon_pet(t, day_hours[d], kpec) if t > -30.0 else 0.0
+        theta = _evapotranspire(
+            theta, pet, lai, snowpack, hydraulics, root_fraction, extinction, depth
+        )
+        theta = _exchange(theta, th_eq, exchange, th_r, th_s)
+        if next_output < output_days.shape[0] and output_days[next_output] == d:
+            out[next_output, i, j] = theta
+            next_output += 1
+
+
+@numba.njit(cache=True, nogil=True)
 def _water_balance(
-    doy,
-    day_number,
-    day_hours,
-    cell_precipitation,
-    cell_temperature,
-    row_index,
-    row_weight,
-    col_index,
-    col_weight,
-    height_above_reference,
-    residual,
-    wilting_point,
-    field_capacity,
-    saturation,
-    ksat_per_day,
-    drainage_exponent,
+    days,
+    weather,
+    rows,
+    columns,
+    height,
+    soil,
     theta_eq,
-    lai_min,
-    lai_max,
-    green_up,
-    senescence,
-    rate,
-    root_fraction,
-    irrigation_interval,
-    irrigation_phase,
-    irrigation_amount,
-    irrigation_start,
-    irrigation_end,
+    vegetation,
+    irrigation,
     output_days,
     constants,
 ):  # pragma: no cover - compiled
-    depth, exchange, interception, extinction, ddf, lapse, kpec = constants
-    n_days = doy.shape[0]
-    ny, nx = residual.shape
+    """Soil moisture of every pixel on the output days (arguments grouped as the caller does)."""
+    ny, nx = theta_eq.shape
     out = np.empty((output_days.shape[0], ny, nx), dtype=np.float32)
     for i in range(ny):
-        r0 = row_index[i]
-        wy = row_weight[i]
         for j in range(nx):
-            c0 = col_index[j]
-            wx = col_weight[j]
-            th_r = residual[i, j]
-            th_wp = wilting_point[i, j]
-            th_fc = field_capacity[i, j]
-            th_s = saturation[i, j]
-            th_eq = min(max(theta_eq[i, j], th_r), th_s)
-            theta = th_eq
-            snow = 0.0
-            next_output = 0
-            for d in range(n_days):
-                p = (1.0 - wy) * (
-                    (1.0 - wx) * cell_precipitation[d, r0, c0]
-                    + wx * cell_precipitation[d, r0, c0 + 1]
-                ) + wy * (
-                    (1.0 - wx) * cell_precipitation[d, r0 + 1, c0]
-                    + wx * cell_precipitation[d, r0 + 1, c0 + 1]
-                )
-                t = (1.0 - wy) * (
-                    (1.0 - wx) * cell_temperature[d, r0, c0] + wx * cell_temperature[d, r0, c0 + 1]
-                ) + wy * (
-                    (1.0 - wx) * cell_temperature[d, r0 + 1, c0]
-                    + wx * cell_temperature[d, r0 + 1, c0 + 1]
-                )
-                t -= lapse * height_above_reference[i, j]
-                lai = double_logistic(
-                    doy[d],
-                    lai_min[i, j],
-                    lai_max[i, j],
-                    green_up[i, j],
-                    senescence[i, j],
-                    rate[i, j],
-                )
-                # snow
-                rain = p
-                if t < 0.0:
-                    snow += p
-                    rain = 0.0
-                melt = min(snow, ddf * max(t, 0.0))
-                snow -= melt
-                # interception, irrigation, infiltration
-                water = rain - min(rain, interception * lai) + melt
-                interval = irrigation_interval[i, j]
-                if (
-                    interval > 0
-                    and irrigation_start[i, j] <= doy[d] <= irrigation_end[i, j]
-                    and (day_number[d] + irrigation_phase[i, j]) % interval == 0
-                ):
-                    water += irrigation_amount[i, j]
-                theta += min(water, (th_s - theta) * depth) / depth
-                # drainage to field capacity
-                if theta > th_fc:
-                    conductivity = ksat_per_day[i, j] * (theta / th_s) ** drainage_exponent[i, j]
-                    theta -= min(conductivity, (theta - th_fc) * depth) / depth
-                # evapotranspiration
-                pet = hamon_pet(t, day_hours[d], kpec) if t > -30.0 else 0.0
-                cover = 1.0 - math.exp(-extinction * lai)
-                evaporation = 0.0
-                if snow <= 0.0:
-                    stress_e = min(max((theta - th_r) / (th_fc - th_r), 0.0), 1.0)
-                    evaporation = pet * (1.0 - cover) * stress_e
-                stress_t = min(max((theta - th_wp) / (th_fc - th_wp), 0.0), 1.0)
-                transpiration = pet * cover * root_fraction[i, j] * stress_t
-                theta -= min(evaporation + transpiration, max(theta - th_r, 0.0) * depth) / depth
-                # exchange with subsoil and slope
-                theta += exchange * (th_eq - theta)
-                theta = min(max(theta, th_r), th_s)
-                if next_output < output_days.shape[0] and output_days[next_output] == d:
-                    out[next_output, i, j] = theta
-                    next_output += 1
+            at = (rows[0][i], rows[1][i], columns[0][j], columns[1][j])
+            pixel = (
+                height[i, j],
+                (
+                    soil[0][i, j],
+                    soil[1][i, j],
+                    soil[2][i, j],
+                    soil[3][i, j],
+                    soil[4][i, j],
+                    soil[5][i, j],
+                ),
+                theta_eq[i, j],
+                (
+                    vegetation[0][i, j],
+                    vegetation[1][i, j],
+                    vegetation[2][i, j],
+                    vegetation[3][i, j],
+                    vegetation[4][i, j],
+                ),
+                vegetation[5][i, j],
+                (
+                    irrigation[0][i, j],
+                    irrigation[1][i, j],
+                    irrigation[3][i, j],
+                    irrigation[4][i, j],
+                ),
+                irrigation[2][i, j],
+            )
+            _pixel_series(out, i, j, days, weather, at, pixel, output_days, constants)
     return out
 
 
@@ -297,34 +349,35 @@ def simulate_water_balance(
     )
     f64 = np.float64
     return _water_balance(
-        np.asarray(doy, f64),
-        np.asarray(day_number, np.int64),
-        np.asarray(day_hours, f64),
-        np.asarray(cell_precipitation, f64),
-        np.asarray(cell_temperature, f64),
-        np.asarray(rows[0], np.int64),
-        np.asarray(rows[1], f64),
-        np.asarray(columns[0], np.int64),
-        np.asarray(columns[1], f64),
+        (np.asarray(doy, f64), np.asarray(day_number, np.int64), np.asarray(day_hours, f64)),
+        (np.asarray(cell_precipitation, f64), np.asarray(cell_temperature, f64)),
+        (np.asarray(rows[0], np.int64), np.asarray(rows[1], f64)),
+        (np.asarray(columns[0], np.int64), np.asarray(columns[1], f64)),
         np.asarray(height_above_reference, f64),
-        soil.residual,
-        soil.wilting_point,
-        soil.field_capacity,
-        soil.saturation,
-        soil.ksat * 24.0,
-        3.0 + 2.0 / soil.pore_size_index,
+        (
+            soil.residual,
+            soil.wilting_point,
+            soil.field_capacity,
+            soil.saturation,
+            soil.ksat * 24.0,
+            3.0 + 2.0 / soil.pore_size_index,
+        ),
         np.asarray(theta_eq, f64),
-        vegetation.lai_min,
-        vegetation.lai_max,
-        vegetation.green_up,
-        vegetation.senescence,
-        vegetation.rate,
-        vegetation.root_fraction,
-        vegetation.irrigation_interval,
-        vegetation.irrigation_phase,
-        vegetation.irrigation_amount,
-        vegetation.irrigation_start,
-        vegetation.irrigation_end,
+        (
+            vegetation.lai_min,
+            vegetation.lai_max,
+            vegetation.green_up,
+            vegetation.senescence,
+            vegetation.rate,
+            vegetation.root_fraction,
+        ),
+        (
+            vegetation.irrigation_interval,
+            vegetation.irrigation_phase,
+            vegetation.irrigation_amount,
+            vegetation.irrigation_start,
+            vegetation.irrigation_end,
+        ),
         np.asarray(output_days, np.int64),
         constants,
     )
