@@ -254,20 +254,15 @@ def _add_standardize_options(parser: argparse.ArgumentParser, *, date: bool) -> 
         )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``xsoilmoist`` command."""
-    parser = argparse.ArgumentParser(
-        prog="xsoilmoist",
-        description="10 m surface soil moisture from multimodal satellite data",
-        epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
+def _add_demo(sub) -> None:
     demo = sub.add_parser("demo", help="run the demonstration on the real sample data")
     demo.add_argument("--output", default="xsoilmoist-demo", help="output folder")
     demo.add_argument("--site", default=0, help="BigEarthNet site index or patch name")
     demo.add_argument("--model", default="default", help="model name or .safetensors path")
     demo.set_defaults(func=_demo)
+
+
+def _add_check(sub) -> None:
     chk = sub.add_parser("check", help="report the modalities and units found in a scene")
     chk.add_argument("scene", help="zarr store, netCDF file, GeoTIFF/VRT or folder of GeoTIFFs")
     _add_standardize_options(chk, date=False)
@@ -275,6 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--valid-fraction", action="store_true", help="also compute valid pixels per band"
     )
     chk.set_defaults(func=_check)
+
+
+def _add_predict(sub) -> None:
     pred = sub.add_parser(
         "predict",
         help="predict soil moisture for a scene",
@@ -306,6 +304,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_standardize_options(pred, date=True)
     pred.set_defaults(func=_predict)
+
+
+def _add_train(sub) -> None:
     train = sub.add_parser(
         "train", help="train a model (two stages) as a TOML file describes; see docs/training"
     )
@@ -315,6 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--overwrite", action="store_true", help="replace an existing model file at the output"
     )
     train.set_defaults(func=_train)
+
+
+def _add_assemble(sub) -> None:
     asm = sub.add_parser("assemble", help="products on their own grids and times -> one scene")
     asm.add_argument("sources", nargs="+", help="GeoTIFFs, folders of GeoTIFFs, .zarr, .nc, .grib")
     asm.add_argument("output", help="output .zarr store (the scene predict takes)")
@@ -330,8 +334,28 @@ def build_parser() -> argparse.ArgumentParser:
     asm.add_argument("--overwrite", action="store_true", help="replace an earlier output")
     _add_standardize_options(asm, date=False)
     asm.set_defaults(func=_assemble)
+
+
+def _add_models(sub) -> None:
     models = sub.add_parser("models", help="list the bundled and registered models")
     models.set_defaults(func=_models)
+
+
+#: One function per subcommand, each adding its parser with its options and handler.
+_SUBCOMMANDS = (_add_demo, _add_check, _add_predict, _add_train, _add_assemble, _add_models)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``xsoilmoist`` command."""
+    parser = argparse.ArgumentParser(
+        prog="xsoilmoist",
+        description="10 m surface soil moisture from multimodal satellite data",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add_subcommand in _SUBCOMMANDS:
+        add_subcommand(sub)
     return parser
 
 
