@@ -1,5 +1,6 @@
 """The ``da.ssm`` accessor: plots on a DataArray, beside the Dataset accessor ``ds.ssm``."""
 
+import inspect
 import subprocess
 import sys
 
@@ -13,7 +14,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from xsoilmoist import plot
+from xsoilmoist import bands, inference, plot, report
 from xsoilmoist.accessor import SSMAccessor, SSMDataArrayAccessor
 
 
@@ -71,6 +72,42 @@ def test_scatter_compares_the_predictions_with_obs():
     assert [a.texts[0].get_text() for a in fig.axes] == [
         a.texts[0].get_text() for a in reference.axes
     ]
+
+
+@pytest.mark.parametrize(
+    ("method", "function", "documented_as"),
+    [
+        (SSMAccessor.standardize, bands.standardize, "xsoilmoist.standardize"),
+        (SSMAccessor.check, report.check, "xsoilmoist.report.check"),
+        (SSMAccessor.predict, inference.predict, "xsoilmoist.predict"),
+        (SSMDataArrayAccessor.standardize, bands.standardize, "xsoilmoist.standardize"),
+        (SSMDataArrayAccessor.check, report.check, "xsoilmoist.report.check"),
+        (SSMDataArrayAccessor.predict, inference.predict, "xsoilmoist.predict"),
+        (SSMDataArrayAccessor.plot, plot.moisture_map, "xsoilmoist.plot.moisture_map"),
+        (SSMDataArrayAccessor.scatter, plot.scatter, "xsoilmoist.plot.scatter"),
+    ],
+)
+def test_accessor_methods_show_the_signature_of_the_function_they_call(
+    method, function, documented_as
+):
+    (_, *shown), (_, *expected) = (
+        list(inspect.signature(f).parameters.values()) for f in (method, function)
+    )
+    assert next(iter(inspect.signature(method).parameters)) == "self"
+    assert shown == expected
+    assert (
+        inspect.signature(method).return_annotation == inspect.signature(function).return_annotation
+    )
+    assert f":func:`{documented_as}`" in method.__doc__
+
+
+def test_accessor_keywords_reach_the_function():
+    da = ssm()
+    fig = da.ssm.plot(cmap="viridis", vmin=0.1)
+    assert fig.axes[0].get_images()[0].get_clim() == (0.1, 0.5)
+    assert fig.axes[0].get_images()[0].get_cmap().name.startswith("viridis")
+    with pytest.raises(TypeError, match="vmaxx"):
+        da.ssm.plot(vmaxx=0.6)
 
 
 def test_import_loads_neither_matplotlib_nor_torch():

@@ -8,9 +8,10 @@ apart, so both can be called ``ssm``.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+import inspect
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import xarray as xr
 
@@ -21,10 +22,28 @@ from xsoilmoist.catalogue import lookup_alias
 from xsoilmoist.errors import InputError
 
 if TYPE_CHECKING:
-    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 __all__ = ["SSMAccessor", "SSMDataArrayAccessor"]
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _signature_of(func: Callable[..., Any]) -> Callable[[_Method], _Method]:
+    """Give an accessor method ``func``'s signature, the data argument replaced by ``self``.
+
+    The method forwards its keywords to ``func`` unchanged, so ``help()``, IDEs and the API
+    docs show ``func``'s own parameters, defaults and types, written once (in ``func``).
+    """
+    signature = inspect.signature(func)
+    data, *parameters = signature.parameters.values()
+    self_parameter = data.replace(name="self", annotation=inspect.Parameter.empty)
+
+    def decorate(method: _Method) -> _Method:
+        method.__signature__ = signature.replace(parameters=[self_parameter, *parameters])  # type: ignore[attr-defined]
+        return method
+
+    return decorate
 
 
 @xr.register_dataset_accessor("ssm")
@@ -43,32 +62,15 @@ class SSMAccessor:
     def __init__(self, ds: xr.Dataset) -> None:
         self._ds = ds
 
-    def standardize(
-        self,
-        *,
-        rename: Mapping[str, str] | None = None,
-        derive: bool = True,
-        processing_baseline: str | None = None,
-    ) -> xr.Dataset:
-        """Canonical bands and units; see :func:`xsoilmoist.standardize`."""
-        return bands.standardize(
-            self._ds, rename=rename, derive=derive, processing_baseline=processing_baseline
-        )
+    @_signature_of(bands.standardize)
+    def standardize(self, **options: Any) -> xr.Dataset:
+        """Canonical bands and units; see :func:`xsoilmoist.standardize` for ``options``."""
+        return bands.standardize(self._ds, **options)
 
-    def check(
-        self,
-        *,
-        rename: Mapping[str, str] | None = None,
-        processing_baseline: str | None = None,
-        valid_fraction: bool = False,
-    ) -> report.CheckReport:
-        """Report modalities found, derived or missing; see :func:`xsoilmoist.report.check`."""
-        return report.check(
-            self._ds,
-            rename=rename,
-            processing_baseline=processing_baseline,
-            valid_fraction=valid_fraction,
-        )
+    @_signature_of(report.check)
+    def check(self, **options: Any) -> report.CheckReport:
+        """Modalities found, derived or missing; see :func:`xsoilmoist.report.check`."""
+        return report.check(self._ds, **options)
 
     def encode_time(self) -> xr.Dataset:
         """Cyclic day-of-year encoding per time step.
@@ -77,34 +79,10 @@ class SSMAccessor:
         """
         return encoding.encode_time(self._ds)
 
-    def predict(
-        self,
-        model: str | Path | Any = "default",
-        *,
-        tile: int | None = None,
-        overlap: int | None = None,
-        batch_size: int | None = None,
-        progress: bool = False,
-        date=None,
-        rename: Mapping[str, str] | None = None,
-        processing_baseline: str | None = None,
-        precision: str = "auto",
-        device: str = "auto",
-    ) -> xr.DataArray:
-        """Surface soil moisture for the scene; see :func:`xsoilmoist.predict`."""
-        return inference.predict(
-            self._ds,
-            model,
-            tile=tile,
-            overlap=overlap,
-            batch_size=batch_size,
-            progress=progress,
-            date=date,
-            rename=rename,
-            processing_baseline=processing_baseline,
-            precision=precision,
-            device=device,
-        )
+    @_signature_of(inference.predict)
+    def predict(self, model: str | Path | Any = "default", **options: Any) -> xr.DataArray:
+        """Surface soil moisture for the scene; see :func:`xsoilmoist.predict` for ``options``."""
+        return inference.predict(self._ds, model, **options)
 
 
 @xr.register_dataarray_accessor("ssm")
@@ -152,14 +130,17 @@ class SSMDataArrayAccessor:
             f"bands along a {band_dim!r} dimension"
         )
 
+    @_signature_of(bands.standardize)
     def standardize(self, **options: Any) -> xr.Dataset:
         """Canonical bands and units; see :func:`xsoilmoist.standardize` for ``options``."""
         return bands.standardize(self.to_dataset(), **options)
 
+    @_signature_of(report.check)
     def check(self, **options: Any) -> report.CheckReport:
         """The input report; see :func:`xsoilmoist.report.check` for ``options``."""
         return report.check(self.to_dataset(), **options)
 
+    @_signature_of(inference.predict)
     def predict(self, model: str | Path | Any = "default", **options: Any) -> xr.DataArray:
         """Surface soil moisture; see :func:`xsoilmoist.predict` for ``options``.
 
@@ -170,37 +151,12 @@ class SSMDataArrayAccessor:
         """
         return inference.predict(self.to_dataset(), model, **options)
 
-    def plot(
-        self,
-        *,
-        vmin: float = 0.0,
-        vmax: float = 0.5,
-        cmap: str = plotting.MOISTURE_CMAP,
-        title: str | None = None,
-        ax: Axes | None = None,
-    ) -> Figure:
+    @_signature_of(plotting.moisture_map)
+    def plot(self, **options: Any) -> Figure:
         """Map on the fixed moisture scale; see :func:`xsoilmoist.plot.moisture_map`."""
-        return plotting.moisture_map(self._da, vmin=vmin, vmax=vmax, cmap=cmap, title=title, ax=ax)
+        return plotting.moisture_map(self._da, **options)
 
-    def scatter(
-        self,
-        obs: xr.DataArray,
-        *,
-        dim: Hashable | Sequence[Hashable] | None = None,
-        ax: Axes | None = None,
-        title: str | None = None,
-        vmin: float = 0.0,
-        vmax: float = 0.5,
-        max_points: int = plotting.DENSE_POINTS,
-    ) -> Figure:
+    @_signature_of(plotting.scatter)
+    def scatter(self, obs: xr.DataArray, **options: Any) -> Figure:
         """These predictions against ``obs``; see :func:`xsoilmoist.plot.scatter`."""
-        return plotting.scatter(
-            self._da,
-            obs,
-            dim=dim,
-            ax=ax,
-            title=title,
-            vmin=vmin,
-            vmax=vmax,
-            max_points=max_points,
-        )
+        return plotting.scatter(self._da, obs, **options)
