@@ -86,6 +86,9 @@ BANDS: dict[str, Band] = {
         Band("fpar", "vegetation", "1", (0.0, 1.0), "fraction of absorbed PAR", "1"),
         Band("t2m", "meteorology", "degC", (-90.0, 60.0), "air temperature at 2 m", "K"),
         Band("tp", "meteorology", "mm", (0.0, 1000.0), "total precipitation", "m"),
+        # Optional: not in MODALITY_BANDS (the default models' inputs); a model lists it
+        # in its own modalities. Kohler & Linsley's index of the days before (assemble).
+        Band("api", "meteorology", "mm", (0.0, 5000.0), "antecedent precipitation index"),
     ]
 }
 

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from xsoilmoist.assembly.antecedent import API_RULE, antecedent_index
 from xsoilmoist.assembly.regrid import geobox_of, overlaps, target_coords, target_metres, to_grid
 from xsoilmoist.assembly.sources import MASK_NAMES, Source, open_sources
 from xsoilmoist.assembly.timing import (
@@ -230,10 +231,41 @@ def _near_sar(layer: Layer, times, tolerance) -> Layer | None:
     return layer
 
 
+def _precipitation_record(parts: list[Layer]) -> xr.DataArray:
+    """The ``tp`` layers with time as one record (files per day joined when on one grid)."""
+    if len(parts) == 1:
+        return parts[0].data
+    first = parts[0].data
+    y_dim, x_dim = spatial_dims(first)
+    if not all(
+        la.data[y_dim].equals(first[y_dim]) and la.data[x_dim].equals(first[x_dim])
+        for la in parts[1:]
+    ):
+        return first
+    joined = xr.concat([la.data for la in parts], dim="time").sortby("time")
+    _, unique = np.unique(joined["time"].values, return_index=True)
+    return joined.isel(time=unique)
+
+
+def _antecedent_layer(layers: list[Layer], times) -> tuple[list[Layer], list[str]]:
+    """``api`` from the precipitation record before the SAR days, as one more layer, if whole."""
+    parts = [la for la in layers if la.band == "tp" and "time" in la.data.dims]
+    if not parts or any(la.band == "api" for la in layers):
+        return [], []
+    api, problem = antecedent_index(_precipitation_record(parts), times)
+    if api is None:
+        return [], [problem] if problem else []
+    layer = Layer("api", api, parts[0].origin, parts[0].native_m, list(parts[0].notes))
+    layer.rule = API_RULE
+    return [layer], []
+
+
 def _before_grid(layers: list[Layer], times, tolerance) -> tuple[list[Layer], list[str]]:
     """Time rules that shrink layers on their own grid: optical observations near SAR times,
-    ERA5 aggregated to the day, MODIS composites picked. Returns the layers and problems."""
-    kept, problems, missing = [], [], {}
+    ERA5 aggregated to the day (and the antecedent precipitation index of the days before),
+    MODIS composites picked. Returns the layers and problems."""
+    antecedent, problems = _antecedent_layer(layers, times)
+    kept, missing = [], {}
     for layer in layers:
         if "time" not in layer.data.dims or layer.modality in (*_SAR, "topography"):
             kept.append(layer)
@@ -247,6 +279,7 @@ def _before_grid(layers: list[Layer], times, tolerance) -> tuple[list[Layer], li
         else:
             layer.data, layer.rule = vegetation_composite(layer.data, times)
             kept.append(layer)
+    kept += antecedent
     problems += [
         f"{b}: no data on {', '.join(sorted(d))} (left empty)" for b, d in missing.items() if d
     ]

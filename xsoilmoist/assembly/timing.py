@@ -9,7 +9,11 @@
 - Meteorology: the SAR acquisition's UTC day. Daily fields are taken as they
   are; sub-daily fields are aggregated: ``t2m`` as the mean of the steps in
   [00:00, 24:00), ``tp`` as the sum of the steps in (00:00, 24:00] (ERA5's
-  hourly accumulations end at their time stamp).
+  hourly accumulations end at their time stamp). When the precipitation
+  record holds the days before, ``api`` is the antecedent precipitation index
+  of the 29 UTC days before the SAR day (``k = 0.85``, see
+  :mod:`xsoilmoist.assembly.antecedent`); left out, with a warning, when one
+  of those days is not whole in the record.
 - Vegetation (MODIS composites): the latest composite starting at or before
   the SAR time, within one composite period (the step between composites).
 - Layers without time (DEM, slope) are static: the same for every time.

@@ -32,6 +32,7 @@ import xarray as xr
 from xsoilmoist.catalogue import BANDS
 from xsoilmoist.errors import InputError
 from xsoilmoist.synthetic import labels, optical
+from xsoilmoist.synthetic.antecedent import API_DAYS, api_variable
 from xsoilmoist.synthetic.arguments import (
     check_chunks,
     check_positive,
@@ -356,7 +357,8 @@ def _block_context(
 ) -> BlockContext:
     """What every block of the scene shares: parameters, weather, draws, TWI statistics."""
     twi = terrain["twi"].values
-    first_day = days[0] - np.timedelta64(region_params.hydrology.spin_up_days, "D")
+    spin_up = max(region_params.hydrology.spin_up_days, API_DAYS)  # api's days before, too
+    first_day = days[0] - np.timedelta64(spin_up, "D")
     weather = simulate_weather(
         region_params.climate,
         np.arange(first_day, days[-1] + np.timedelta64(1, "D")),
@@ -422,6 +424,7 @@ def _observed_variables(fields, terrain, context, grid, days, chunk_sizes) -> di
     )
     for name in ("t2m", "tp"):
         variables[name] = fields[name].assign_attrs(_block_attrs(name, region_params))
+    variables["api"] = api_variable(context, grid.y, grid.x, chunk_sizes)
     return variables
 
 
