@@ -469,3 +469,11 @@ def test_elevation_units_that_are_not_a_length_are_refused():
 def test_min_slope_out_of_range_is_refused():
     with pytest.raises(ValueError, match="min_slope"):
         terrain.twi(_grid(_random_dem()), min_slope=0.0)
+
+
+@pytest.mark.parametrize("name", terrain.__all__)
+def test_docstrings_carry_the_shared_dem_text(name):
+    doc = getattr(terrain, name).__doc__
+    assert "{dem_" not in doc
+    for text in ("Parameters\n    ----------\n    dem\n", "``dem.rio.nodata``", "InputTypeError\n"):
+        assert doc.count(text) == 1, (name, text)

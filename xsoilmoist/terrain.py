@@ -446,6 +446,37 @@ def _wetness_index(z: np.ndarray, ewres, nsres, min_slope: float) -> np.ndarray:
 # ---------------------------------------------------------------------------
 
 
+#: Docstring text the DEM functions share, written once: it replaces ``{dem_parameters}``
+#: and ``{dem_raises}`` (with their headings) in their docstrings (:func:`_shared_docs`).
+_SHARED_DOCS = {
+    "{dem_parameters}": """Parameters
+    ----------
+    dem
+        Elevations with dims ``(y, x)`` (as rioxarray names them), evenly spaced
+        pixel-centre coordinates and a projected or geographic CRS
+        (``dem.rio.crs``); numpy- or dask-backed. Metres unless
+        ``dem.attrs["units"]`` names another length unit.
+    nodata
+        Elevation value marking missing pixels, in addition to NaN; defaults to
+        ``dem.rio.nodata`` (the ``_FillValue``).""",
+    "{dem_raises}": """Raises
+    ------
+    InputTypeError
+        If ``dem`` is not a numeric DataArray.
+    InputError
+        If the DEM has no CRS, no regular y/x coordinates, extra dims, or
+        elevation units that are not a length. The message says how to fix it.""",
+}
+
+
+def _shared_docs(func):
+    """Fill ``func``'s docstring with the shared text of :data:`_SHARED_DOCS`."""
+    if func.__doc__:  # None under python -OO
+        for marker, text in _SHARED_DOCS.items():
+            func.__doc__ = func.__doc__.replace(marker, text)
+    return func
+
+
 def _as_dataarray(values, dem: xr.DataArray, name: str, units: str, long_name: str, **attrs):
     out = xr.DataArray(
         values,
@@ -457,19 +488,11 @@ def _as_dataarray(values, dem: xr.DataArray, name: str, units: str, long_name: s
     return carry_georeferencing(out, dem)
 
 
+@_shared_docs
 def slope(dem: xr.DataArray, *, nodata: float | None = None) -> xr.DataArray:
     """Terrain slope in degrees, by Horn's method as ``gdaldem slope -compute_edges``.
 
-    Parameters
-    ----------
-    dem
-        Elevations with dims ``(y, x)`` (as rioxarray names them), evenly spaced
-        pixel-centre coordinates and a projected or geographic CRS
-        (``dem.rio.crs``); numpy- or dask-backed. Metres unless
-        ``dem.attrs["units"]`` names another length unit.
-    nodata
-        Elevation value marking missing pixels, in addition to NaN; defaults to
-        ``dem.rio.nodata`` (the ``_FillValue``).
+    {dem_parameters}
 
     Returns
     -------
@@ -479,13 +502,7 @@ def slope(dem: xr.DataArray, *, nodata: float | None = None) -> xr.DataArray:
         pixels and their 8 neighbours; the scene border is computed by linear
         extrapolation (see the module docs).
 
-    Raises
-    ------
-    InputTypeError
-        If ``dem`` is not a numeric DataArray.
-    InputError
-        If the DEM has no CRS, no regular y/x coordinates, extra dims, or
-        elevation units that are not a length. The message says how to fix it.
+    {dem_raises}
 
     Examples
     --------
@@ -500,6 +517,7 @@ def slope(dem: xr.DataArray, *, nodata: float | None = None) -> xr.DataArray:
     return _as_dataarray(values, dem, "slope", "degree", "terrain slope (Horn's method)")
 
 
+@_shared_docs
 def aspect(dem: xr.DataArray, *, nodata: float | None = None) -> xr.DataArray:
     """The direction the terrain faces (downslope), in degrees clockwise from north.
 
@@ -507,12 +525,7 @@ def aspect(dem: xr.DataArray, *, nodata: float | None = None) -> xr.DataArray:
     270 west, as ``gdaldem aspect``. Flat pixels (zero gradient) have no
     aspect and are NaN (gdaldem writes -9999).
 
-    Parameters
-    ----------
-    dem
-        Elevations, as for :func:`slope`.
-    nodata
-        Elevation value marking missing pixels; defaults to ``dem.rio.nodata``.
+    {dem_parameters}
 
     Returns
     -------
@@ -520,20 +533,16 @@ def aspect(dem: xr.DataArray, *, nodata: float | None = None) -> xr.DataArray:
         ``aspect`` in degrees in ``[0, 360)``, float64, with the DEM's dims,
         coords and CRS; lazy if the DEM is dask-backed.
 
-    Raises
-    ------
-    InputTypeError, InputError
-        As :func:`slope`.
+    {dem_raises}
 
     Examples
     --------
     >>> import numpy as np, xarray as xr
     >>> x, y = np.arange(5) * 10.0, np.arange(5)[::-1] * 10.0
-    >>> rising_north = xr.DataArray(
-    ...     0 * x + 0.1 * y[:, None], coords={"y": y, "x": x}, dims=("y", "x")
-    ... ).rio.write_crs("EPSG:32633")
-    >>> float(aspect(rising_north)[2, 2])  # faces south
-    180.0
+    >>> falling_east = np.tile(-0.1 * x, (5, 1))
+    >>> dem = xr.DataArray(falling_east, coords={"y": y, "x": x}, dims=("y", "x"))
+    >>> float(aspect(dem.rio.write_crs("EPSG:32633"))[2, 2])  # faces east
+    90.0
     """
     values = _horn(*_read_dem(dem, nodata), _aspect_degrees)
     return _as_dataarray(
@@ -545,6 +554,7 @@ def aspect(dem: xr.DataArray, *, nodata: float | None = None) -> xr.DataArray:
     )
 
 
+@_shared_docs
 def flow_accumulation(dem: xr.DataArray, *, nodata: float | None = None) -> xr.DataArray:
     """D8 flow accumulation: the number of cells draining through each cell, itself included.
 
@@ -553,12 +563,7 @@ def flow_accumulation(dem: xr.DataArray, *, nodata: float | None = None) -> xr.D
     docs). A cell nothing flows into has 1; an outlet has the size of its
     catchment.
 
-    Parameters
-    ----------
-    dem
-        Elevations, as for :func:`slope`.
-    nodata
-        Elevation value marking missing pixels; defaults to ``dem.rio.nodata``.
+    {dem_parameters}
 
     Returns
     -------
@@ -568,18 +573,15 @@ def flow_accumulation(dem: xr.DataArray, *, nodata: float | None = None) -> xr.D
         DEM the result is lazy, but computing it loads the whole scene into
         one task (flow routing is global).
 
-    Raises
-    ------
-    InputTypeError, InputError
-        As :func:`slope`.
+    {dem_raises}
 
     Examples
     --------
     >>> import numpy as np, xarray as xr
-    >>> x, y = np.arange(3) * 10.0, np.arange(4)[::-1] * 10.0
-    >>> rising_north = xr.DataArray(
-    ...     0 * x + 0.1 * y[:, None], coords={"y": y, "x": x}, dims=("y", "x")
-    ... ).rio.write_crs("EPSG:32633")
+    >>> y = np.arange(4)[::-1] * 10.0
+    >>> rising_north = xr.DataArray(np.repeat(0.1 * y[:, None], 3, axis=1), dims=("y", "x"),
+    ...                             coords={"y": y, "x": [0.0, 10.0, 20.0]})
+    >>> rising_north = rising_north.rio.write_crs("EPSG:32633")
     >>> flow_accumulation(rising_north).values[:, 1].tolist()  # north to south
     [1.0, 2.0, 3.0, 4.0]
     """
@@ -594,6 +596,7 @@ def flow_accumulation(dem: xr.DataArray, *, nodata: float | None = None) -> xr.D
     )
 
 
+@_shared_docs
 def twi(dem: xr.DataArray, *, nodata: float | None = None, min_slope: float = 0.1) -> xr.DataArray:
     """Topographic wetness index ``ln(a / tan(slope))`` (Beven and Kirkby 1979).
 
@@ -603,12 +606,7 @@ def twi(dem: xr.DataArray, *, nodata: float | None = None, min_slope: float = 0.
     ``sqrt(cell area)``. ``slope`` is the local Horn slope of :func:`slope`,
     floored at ``min_slope`` so that flats get a large but finite index.
 
-    Parameters
-    ----------
-    dem
-        Elevations, as for :func:`slope`.
-    nodata
-        Elevation value marking missing pixels; defaults to ``dem.rio.nodata``.
+    {dem_parameters}
     min_slope
         Slope floor in degrees, ``0 < min_slope < 90``; the default 0.1 degree
         is a tangent of 0.0017.
@@ -621,10 +619,8 @@ def twi(dem: xr.DataArray, *, nodata: float | None = None, min_slope: float = 0.
         and CRS. On a dask-backed DEM the result is lazy, computed as one
         task over the whole scene.
 
-    Raises
-    ------
-    InputTypeError, InputError
-        As :func:`slope`; InputError also for a ``min_slope`` out of range.
+    {dem_raises}
+        Also for a ``min_slope`` outside ``(0, 90)``.
 
     Examples
     --------
