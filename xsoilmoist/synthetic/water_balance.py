@@ -205,36 +205,51 @@ def _exchange(theta, theta_eq, rate, residual, saturation):  # pragma: no cover 
 
 
 @numba.njit(cache=True, nogil=True)
-def _pixel_series(out, i, j, days, weather, at, pixel, output_days, constants):  # pragma: no cover
-    """The daily balance of pixel ``(i, j)``, written into ``out[:, i, j]`` on the output days.
+def _pixel_inputs(fields, i, j):  # pragma: no cover - compiled
+    """Pixel ``(i, j)``'s own values of the per-pixel ``fields``, read once, as scalars."""
+    _, _, rows, columns, height, soil, theta_eq, vegetation, irrigation = fields
+    residual, wilting_point, field_capacity, saturation, ksat_per_day, exponent = soil
+    lai_min, lai_max, green_up, senescence, rate, root_fraction = vegetation
+    interval, phase, amount, first_doy, last_doy = irrigation
+    return (
+        (rows[0][i], rows[1][i], columns[0][j], columns[1][j]),
+        height[i, j],
+        (residual[i, j], wilting_point[i, j], field_capacity[i, j], saturation[i, j]),
+        (ksat_per_day[i, j], exponent[i, j]),
+        min(max(theta_eq[i, j], residual[i, j]), saturation[i, j]),
+        (lai_min[i, j], lai_max[i, j], green_up[i, j], senescence[i, j], rate[i, j]),
+        root_fraction[i, j],
+        (interval[i, j], phase[i, j], first_doy[i, j], last_doy[i, j]),
+        amount[i, j],
+    )
 
-    ``at`` is the pixel's bilinear (row, weight, column, weight) in the weather grid; ``pixel``
-    its height above the weather's reference, soil hydraulics, equilibrium content, phenology,
-    root fraction and flooding calendar (scalars, read once).
-    """
+
+@numba.njit(cache=True, nogil=True)
+def _pixel_series(out, i, j, fields, output_days, constants):  # pragma: no cover - compiled
+    """The daily balance of pixel ``(i, j)``, written into ``out[:, i, j]`` on the output days."""
     depth, exchange, interception, extinction, ddf, lapse, kpec = constants
-    doy, day_number, day_hours = days
-    height, hydraulics, theta_eq, phenology, root_fraction, flooding, amount = pixel
-    th_r, _, th_fc, th_s, ksat_per_day, drainage_exponent = hydraulics
-    th_eq = min(max(theta_eq, th_r), th_s)
-    lai_min, lai_max, green_up, senescence, rate = phenology
+    (doy, day_number, day_hours), (precipitation, temperature) = fields[0], fields[1]
+    at, height, hydraulics, drainage, th_eq, phenology, roots, flooding, amount = _pixel_inputs(
+        fields, i, j
+    )
+    th_r, _, th_fc, th_s = hydraulics
     theta = th_eq
     snowpack = 0.0
     next_output = 0
     for d in range(doy.shape[0]):
-        p = _at_pixel(weather[0], d, at)
-        t = _at_pixel(weather[1], d, at) - lapse * height
-        lai = double_logistic(doy[d], lai_min, lai_max, green_up, senescence, rate)
+        p = _at_pixel(precipitation, d, at)
+        t = _at_pixel(temperature, d, at) - lapse * height
+        lai = double_logistic(
+            doy[d], phenology[0], phenology[1], phenology[2], phenology[3], phenology[4]
+        )
         rain, melt, snowpack = _snow(p, t, snowpack, ddf)
         water = _through_canopy(rain, lai, interception) + melt
         if _irrigated(flooding, doy[d], day_number[d]):
             water += amount
         theta = _infiltrate(theta, water, th_s, depth)
-        theta = _drain(theta, th_fc, th_s, ksat_per_day, drainage_exponent, depth)
+        theta = _drain(theta, th_fc, th_s, drainage[0], drainage[1], depth)
         pet = hamon_pet(t, day_hours[d], kpec) if t > -30.0 else 0.0
-        theta = _evapotranspire(
-            theta, pet, lai, snowpack, hydraulics, root_fraction, extinction, depth
-        )
+        theta = _evapotranspire(theta, pet, lai, snowpack, hydraulics, roots, extinction, depth)
         theta = _exchange(theta, th_eq, exchange, th_r, th_s)
         if next_output < output_days.shape[0] and output_days[next_output] == d:
             out[next_output, i, j] = theta
@@ -242,53 +257,13 @@ def _pixel_series(out, i, j, days, weather, at, pixel, output_days, constants): 
 
 
 @numba.njit(cache=True, nogil=True)
-def _water_balance(
-    days,
-    weather,
-    rows,
-    columns,
-    height,
-    soil,
-    theta_eq,
-    vegetation,
-    irrigation,
-    output_days,
-    constants,
-):  # pragma: no cover - compiled
-    """Soil moisture of every pixel on the output days (arguments grouped as the caller does)."""
-    ny, nx = theta_eq.shape
+def _water_balance(fields, output_days, constants):  # pragma: no cover - compiled
+    """Soil moisture of every pixel on the output days (``fields`` as the caller groups them)."""
+    ny, nx = fields[6].shape  # theta_eq
     out = np.empty((output_days.shape[0], ny, nx), dtype=np.float32)
     for i in range(ny):
         for j in range(nx):
-            at = (rows[0][i], rows[1][i], columns[0][j], columns[1][j])
-            pixel = (
-                height[i, j],
-                (
-                    soil[0][i, j],
-                    soil[1][i, j],
-                    soil[2][i, j],
-                    soil[3][i, j],
-                    soil[4][i, j],
-                    soil[5][i, j],
-                ),
-                theta_eq[i, j],
-                (
-                    vegetation[0][i, j],
-                    vegetation[1][i, j],
-                    vegetation[2][i, j],
-                    vegetation[3][i, j],
-                    vegetation[4][i, j],
-                ),
-                vegetation[5][i, j],
-                (
-                    irrigation[0][i, j],
-                    irrigation[1][i, j],
-                    irrigation[3][i, j],
-                    irrigation[4][i, j],
-                ),
-                irrigation[2][i, j],
-            )
-            _pixel_series(out, i, j, days, weather, at, pixel, output_days, constants)
+            _pixel_series(out, i, j, fields, output_days, constants)
     return out
 
 
@@ -348,7 +323,7 @@ def simulate_water_balance(
         float(hydrology.potential_et_coefficient),
     )
     f64 = np.float64
-    return _water_balance(
+    fields = (
         (np.asarray(doy, f64), np.asarray(day_number, np.int64), np.asarray(day_hours, f64)),
         (np.asarray(cell_precipitation, f64), np.asarray(cell_temperature, f64)),
         (np.asarray(rows[0], np.int64), np.asarray(rows[1], f64)),
@@ -378,6 +353,5 @@ def simulate_water_balance(
             vegetation.irrigation_start,
             vegetation.irrigation_end,
         ),
-        np.asarray(output_days, np.int64),
-        constants,
     )
+    return _water_balance(fields, np.asarray(output_days, np.int64), constants)
