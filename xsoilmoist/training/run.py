@@ -114,28 +114,20 @@ def _run_stages(recipe: TrainingRecipe, start, scenes, progress: bool) -> tuple[
     output = recipe.output_path()
     model: Any = start if recipe.model.get("start_from") else start.config
     stages = []
-    if recipe.pretrain is not None:
-        result = pretrain(
+    for name, train_stage, validation in (
+        ("pretrain", pretrain, scenes["validation"]),
+        ("finetune", finetune, [s for s in scenes["validation"] if s.n_stations]),
+    ):
+        settings = getattr(recipe, name)
+        if settings is None:
+            continue
+        checkpoint = output.with_name(f"{output.name}-{name}")
+        result = train_stage(
             model,
             scenes["train"],
-            validation=scenes["validation"],
-            settings=recipe.pretrain,
-            checkpoint=output.with_name(output.name + "-pretrain")
-            if recipe.output.checkpoints
-            else None,
-            progress=progress,
-        )
-        model = result.model
-        stages.append(result.summary())
-    if recipe.finetune is not None:
-        result = finetune(
-            model,
-            scenes["train"],
-            validation=[s for s in scenes["validation"] if s.n_stations],
-            settings=recipe.finetune,
-            checkpoint=output.with_name(output.name + "-finetune")
-            if recipe.output.checkpoints
-            else None,
+            validation=validation,
+            settings=settings,
+            checkpoint=checkpoint if recipe.output.checkpoints else None,
             progress=progress,
         )
         model = result.model
