@@ -163,6 +163,47 @@ def _parcel_ids(key: int, y: np.ndarray, x: np.ndarray, size: tuple[float, float
     return np.broadcast_to(parcel_row, parcel_col.shape), parcel_col
 
 
+def _land_cover(seed: int, y, x, region: Region, finest: float, parcel):
+    """Class index of each pixel, and where it is managed (in parcels).
+
+    Natural classes come from thresholds of a fractal field; where the field
+    leaves room, the ``in_parcels`` classes are drawn parcel by parcel.
+    """
+    natural, thresholds, parcels, parcel_cumulative = _class_thresholds(region)
+    q = fbm(stream_key(seed, "land_cover"), y, x, scale=max(600.0, finest), finest=finest)
+    land_cover = np.full((y.size, x.size), -1, dtype=np.int64)
+    lower = -np.inf
+    for index, upper in zip(natural, thresholds, strict=True):
+        land_cover[(q >= lower) & (q < upper)] = index
+        lower = upper
+    managed = land_cover < 0
+    if parcels:
+        draw = uniform(stream_key(seed, "parcel_crop"), *parcel)
+        crop = np.searchsorted(parcel_cumulative, draw, side="right")
+        crop = np.minimum(crop, len(parcels) - 1)
+        land_cover[managed] = np.asarray(parcels)[crop[managed]]
+    else:
+        land_cover[managed] = natural[-1]
+    return land_cover, managed
+
+
+def _variations(seed: int, y, x, finest: float, managed, parcel):
+    """Sowing-date shift (days), vigour factor and roughness noise of each pixel.
+
+    Per parcel where ``managed``, smooth fractal fields elsewhere.
+    """
+    smooth_timing = fbm(stream_key(seed, "timing"), y, x, scale=2000.0, finest=finest)
+    parcel_timing = normal(stream_key(seed, "parcel_timing"), *parcel)
+    timing = _TIMING_SD_DAYS * np.where(managed, parcel_timing, smooth_timing)
+    smooth_vigour = fbm(stream_key(seed, "vigour"), y, x, scale=300.0, finest=finest)
+    parcel_vigour = normal(stream_key(seed, "parcel_vigour"), *parcel)
+    vigour_noise = np.where(managed, 0.7 * parcel_vigour + 0.3 * smooth_vigour, smooth_vigour)
+    vigour = np.exp(_VIGOUR_SD * vigour_noise - 0.5 * _VIGOUR_SD**2)
+    roughness_noise = fbm(stream_key(seed, "roughness"), y, x, scale=200.0, finest=finest)
+    parcel_roughness = normal(stream_key(seed, "parcel_roughness"), *parcel)
+    return timing, vigour, np.where(managed, parcel_roughness, roughness_noise)
+
+
 def vegetation_maps(
     seed: int,
     y: np.ndarray,
@@ -186,41 +227,16 @@ def vegetation_maps(
     >>> sorted(set(np.unique(maps.land_cover).tolist()) - {0, 1, 2, 3})
     []
     """
-    classes = region.land_cover
     finest = 2.0 * resolution
-    shape = (y.size, x.size)
-    natural, thresholds, parcels, parcel_cumulative = _class_thresholds(region)
-
-    q = fbm(stream_key(seed, "land_cover"), y, x, scale=max(600.0, finest), finest=finest)
-    land_cover = np.full(shape, -1, dtype=np.int64)
-    lower = -np.inf
-    for index, upper in zip(natural, thresholds, strict=True):
-        land_cover[(q >= lower) & (q < upper)] = index
-        lower = upper
-    managed = land_cover < 0
-
     parcel_row, parcel_col = _parcel_ids(stream_key(seed, "parcel_shift"), y, x, region.parcel_size)
-    if parcels:
-        draw = uniform(stream_key(seed, "parcel_crop"), parcel_row, parcel_col)
-        crop = np.searchsorted(parcel_cumulative, draw, side="right")
-        crop = np.minimum(crop, len(parcels) - 1)
-        land_cover[managed] = np.asarray(parcels)[crop[managed]]
-    else:
-        land_cover[managed] = natural[-1]
+    land_cover, managed = _land_cover(seed, y, x, region, finest, (parcel_row, parcel_col))
+    timing, vigour, roughness_noise = _variations(
+        seed, y, x, finest, managed, (parcel_row, parcel_col)
+    )
 
     def per_class(attribute: str) -> np.ndarray:
-        return np.array([getattr(c, attribute) for c in classes], dtype=np.float64)[land_cover]
-
-    smooth_timing = fbm(stream_key(seed, "timing"), y, x, scale=2000.0, finest=finest)
-    parcel_timing = normal(stream_key(seed, "parcel_timing"), parcel_row, parcel_col)
-    timing = _TIMING_SD_DAYS * np.where(managed, parcel_timing, smooth_timing)
-    smooth_vigour = fbm(stream_key(seed, "vigour"), y, x, scale=300.0, finest=finest)
-    parcel_vigour = normal(stream_key(seed, "parcel_vigour"), parcel_row, parcel_col)
-    vigour_noise = np.where(managed, 0.7 * parcel_vigour + 0.3 * smooth_vigour, smooth_vigour)
-    vigour = np.exp(_VIGOUR_SD * vigour_noise - 0.5 * _VIGOUR_SD**2)
-    roughness_noise = fbm(stream_key(seed, "roughness"), y, x, scale=200.0, finest=finest)
-    parcel_roughness = normal(stream_key(seed, "parcel_roughness"), parcel_row, parcel_col)
-    roughness_noise = np.where(managed, parcel_roughness, roughness_noise)
+        values = [getattr(c, attribute) for c in region.land_cover]
+        return np.array(values, dtype=np.float64)[land_cover]
 
     interval = per_class("irrigation_interval").astype(np.int64)
     turn = hash_indices(stream_key(seed, "irrigation_turn"), parcel_row, parcel_col)
