@@ -187,3 +187,26 @@ def test_default_model_predicts_the_same_with_or_without_api():
     with_api = xsoilmoist.predict(ds)
     without = xsoilmoist.predict(ds.drop_vars("api"))
     xr.testing.assert_identical(with_api, without)
+
+
+def test_a_model_that_lists_api_reads_it():
+    import torch
+
+    from xsoilmoist import predict
+    from xsoilmoist.catalogue import MODALITY_BANDS
+    from xsoilmoist.model import SSMNet, SSMNetConfig
+
+    modalities = {**MODALITY_BANDS, "meteorology": ("t2m", "tp", "api")}
+    torch.manual_seed(0)
+    config = SSMNetConfig(
+        name="api", depths=(1, 1, 1, 1), dims=(8, 16, 32, 64), modalities=modalities
+    )
+    net = SSMNet(config)
+    ds = simulate_scene("farmland", shape=(64, 64), times=1, seed=0, coarse_resolution=320.0)
+    wetter = ds.assign(api=ds["api"] * 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # untrained weights
+        first = predict(ds, net, compile=False).values
+        second = predict(wetter, net, compile=False).values
+    assert np.isfinite(first).all()
+    assert np.abs(first - second).max() > 1e-4  # api changes the map

@@ -25,7 +25,7 @@ import numpy as np
 import xarray as xr
 
 from xsoilmoist.bands import plan_standardization, standardize
-from xsoilmoist.catalogue import MODALITY_BANDS
+from xsoilmoist.catalogue import BANDS
 from xsoilmoist.encoding import metadata_features
 from xsoilmoist.errors import InputError, InputTypeError, ModelError
 from xsoilmoist.grid import carry_georeferencing, coordinate_step, spatial_dims
@@ -37,7 +37,13 @@ from xsoilmoist.input_checks import (
     value_counts,
 )
 from xsoilmoist.model_card import MAX_TILE
-from xsoilmoist.runtime import Runtime, compiled_where, plan_runtime, tile_runner
+from xsoilmoist.runtime import (
+    Runtime,
+    compiled_where,
+    plan_runtime,
+    tile_runner,
+    torch_threads,
+)
 from xsoilmoist.tiling import TilingPlan, assemble_blocks, halo_blocks
 
 if TYPE_CHECKING:
@@ -137,21 +143,6 @@ def _cached_model(ref: ModelRef, warn: bool = False) -> SSMNet:
         return model
 
 
-def _torch_threads() -> int:
-    """Intra-op threads per task so concurrent tasks do not oversubscribe the cores."""
-    try:
-        from distributed import get_worker
-
-        worker = get_worker()
-    except (ImportError, ValueError):
-        worker = None
-    cores = os.cpu_count() or 1
-    if worker is not None:
-        # The nanny sets OMP_NUM_THREADS=1; the cluster's processes x threads use the cores.
-        return max(1, int(os.environ.get("OMP_NUM_THREADS", "1")))
-    return max(1, cores // _scheduler_threads())
-
-
 @functools.cache
 def _libc_malloc_trim():
     """glibc's ``malloc_trim``, or None off glibc (looked up on first use, not at import)."""
@@ -180,7 +171,7 @@ def _predict_block(
     """
     import torch
 
-    torch.set_num_threads(_torch_threads())
+    torch.set_num_threads(torch_threads())
     run = tile_runner(_cached_model(ref), ref, ref.sha256, runtime, plan.tile, batch_size)
     meta_row = np.ascontiguousarray(meta[t : t + 1], dtype=np.float32)
     _, _, height, width = block.shape
@@ -301,7 +292,7 @@ def prepare_inputs(
     """
     config = model.config
     required = list(model.card.required_modalities)
-    unknown = [b for b in config.bands if not any(b in names for names in MODALITY_BANDS.values())]
+    unknown = [b for b in config.bands if b not in BANDS]
     if unknown:
         raise InputError(
             f"the model wants bands {unknown} that xsoilmoist does not know; the model's "
@@ -362,35 +353,31 @@ def _default_tiling(
     """Tile and overlap from the arguments, the model card and the scene's ``shape``.
 
     Without ``tile``: the card's tile, or, for a model with local statistics
-    (whose output does not depend on the tile beyond its receptive field) and
-    a known ``shape``, the tile between the card's and ``MAX_TILE_FACTOR``
-    times it (in steps of 32 px) that computes the fewest pixels over the
-    scene, overlaps and padding included, per scheduler thread (tiles are
-    shared out whole; the smaller tile on a tie). Bigger tiles waste less on
-    overlaps: with a 32 px halo, 256 px tiles compute 2.6 times the scene's
-    pixels, 512 px tiles 1.5 times.
+    (whose output does not depend on the tile beyond its receptive field), a
+    tile between the card's and ``MAX_TILE_FACTOR`` times it (in steps of
+    32 px): with a known ``shape`` the one that computes the fewest pixels
+    over the scene, overlaps and padding included (the smaller tile on a
+    tie), and without one the largest (a compiled model has one tile shape,
+    and bigger tiles waste less on overlaps: with a 32 px halo, 256 px tiles
+    compute 2.6 times the scene's pixels, 512 px tiles 1.5 times).
     """
     from xsoilmoist.model import INPUT_MULTIPLE
 
-    context = model.card.halo
+    halo = model.card.halo
     if tile is not None:
-        return _plan(tile, overlap, context)
+        return _plan(tile, overlap, halo)
     base = model.card.tile
-    if shape is None or not model.config.local_statistics:
-        return _plan(base, overlap, context)
-    n_y, n_x = shape
-    threads = _scheduler_threads()
+    if not model.config.local_statistics:
+        return _plan(base, overlap, halo)
     plans = [
-        _plan(size, overlap, context)
+        _plan(size, overlap, halo)
         for size in range(base, MAX_TILE_FACTOR * base + 1, INPUT_MULTIPLE)
         if overlap is None or size > overlap
     ]
-
-    def cost(p: TilingPlan) -> tuple[int, int]:
-        tiles_per_thread = -(-p.n_tiles(n_y) * p.n_tiles(n_x) // threads)
-        return tiles_per_thread * p.tile**2, p.tile
-
-    return min(plans, key=cost)
+    if shape is None:
+        return plans[-1]
+    n_y, n_x = shape
+    return min(plans, key=lambda p: (p.n_tiles(n_y) * p.n_tiles(n_x) * p.tile**2, p.tile))
 
 
 def _output_coords(ds: xr.Dataset, dims: tuple[str, ...]) -> dict[str, xr.DataArray]:
@@ -492,6 +479,50 @@ def predict(
     >>> ssm = predict(ds, "path/to/model.safetensors")  # doctest: +SKIP
     >>> ssm.rio.to_raster("ssm.tif")  # doctest: +SKIP
     """
+    _check_arguments(ds, tile, batch_size)
+    ref, loaded = _resolve_model(model)
+    y_dim, x_dim = spatial_dims(ds)
+    y_ascending = y_dim in ds.coords and coordinate_step(ds, y_dim) > 0
+    if y_ascending:  # predict north-up, so both orientations give the same map
+        ds = ds.isel({y_dim: slice(None, None, -1)})
+    shape = (ds.sizes.get("time", 1), ds.sizes[y_dim], ds.sizes[x_dim])
+    plan, runtime, batch_size = _choose_runtime(
+        ref, loaded, shape, tile, overlap, batch_size, (precision, device, compile)
+    )
+    block_tiles = _block_tiles(plan, *shape[1:], shape[0])
+    dask_input = any(v.chunks is not None for v in ds.data_vars.values())
+    if dask_input:
+        ds = _block_aligned_chunks(ds, plan, block_tiles, y_dim, x_dim)
+    stack, meta, std = prepare_inputs(
+        ds, loaded, date=date, rename=rename, processing_baseline=processing_baseline
+    )
+    predict_block = functools.partial(
+        _predict_block, meta=meta, ref=ref, plan=plan, batch_size=batch_size, runtime=runtime
+    )
+    sums = halo_blocks(
+        stack.data, plan, block_tiles, read_in_task=dask_input, apply=predict_block, apply_bands=2
+    )
+    lead_y, lead_x = plan.lead(shape[1]), plan.lead(shape[2])
+    result = assemble_blocks(sums, plan.half)[
+        :, lead_y : lead_y + shape[1], lead_x : lead_x + shape[2]
+    ]
+    if dask_input:
+        scene = scene_plan(std, loaded)
+        result = guard(result, value_counts(std, scene.bands, scene), scene)
+    ssm = _as_ssm(result, std, (y_dim, x_dim), ref, loaded.card.trained)
+    ssm.attrs["tiling"] = f"tile {plan.tile}, overlap {plan.overlap}, halo {plan.context} px"
+    ssm.attrs["runtime"] = runtime.describe()
+    if y_ascending:
+        ssm = ssm.isel({y_dim: slice(None, None, -1)})
+    if progress:  # computed as write_result computes: one progress bar, cluster or local
+        from xsoilmoist.io import _compute
+
+        return _compute(ssm, progress=True)
+    return ssm if dask_input else ssm.compute()
+
+
+def _check_arguments(ds: xr.Dataset, tile: int | None, batch_size: int | None) -> None:
+    """predict's checks of its arguments that need neither the model nor the values."""
     if not isinstance(ds, xr.Dataset):
         raise InputTypeError(f"predict needs an xarray.Dataset, got {type(ds).__name__}")
     if batch_size is not None and batch_size < 1:
@@ -501,50 +532,52 @@ def predict(
             f"tile must be from 32 to {MAX_TILE} pixels, got {tile}; leave it out for the "
             "model card's tile"
         )
-    ref, loaded = _resolve_model(model)
     y_dim, x_dim = spatial_dims(ds)
-    n_y, n_x = ds.sizes[y_dim], ds.sizes[x_dim]
-    if n_y == 0 or n_x == 0 or ds.sizes.get("time", 1) == 0:
+    if ds.sizes[y_dim] == 0 or ds.sizes[x_dim] == 0 or ds.sizes.get("time", 1) == 0:
         raise InputError(
             f"the scene is empty ({dict(ds.sizes)}); select a region and times with data"
         )
-    y_ascending = y_dim in ds.coords and coordinate_step(ds, y_dim) > 0
-    if y_ascending:  # predict north-up, so both orientations give the same map
-        ds = ds.isel({y_dim: slice(None, None, -1)})
-    plan = _default_tiling(loaded, tile, overlap, (n_y, n_x))
-    if batch_size is None:
-        batch_size = max(1, BATCH_PIXELS // plan.tile**2)
-    block_tiles = _block_tiles(plan, n_y, n_x, ds.sizes.get("time", 1))
+
+
+def _choose_runtime(
+    ref: ModelRef,
+    model: SSMNet,
+    shape: tuple[int, int, int],
+    tile: int | None,
+    overlap: int | None,
+    batch_size: int | None,
+    how: tuple[str, str, bool | None],
+) -> tuple[TilingPlan, Runtime, int]:
+    """Tiling, runtime and batch of a prediction over ``shape`` (time, y, x).
+
+    A compiled model has one tile shape (:func:`_default_tiling` without the
+    scene's shape); running eagerly, the tile fits the scene.
+    """
+    precision, device, compile = how
+    compiled_plan = _default_tiling(model, tile, overlap)
+    compiled_batch = batch_size or max(1, BATCH_PIXELS // compiled_plan.tile**2)
     runtime = plan_runtime(
         precision,
         device,
         compile,
-        pixels=n_y * n_x * ds.sizes.get("time", 1),
-        held=lambda r: compiled_where(ref, ref.sha256, r, plan.tile, batch_size),
+        pixels=int(np.prod(shape)),
+        held=lambda r: compiled_where(ref, ref.sha256, r, compiled_plan.tile, compiled_batch),
     )
-    dask_input = any(v.chunks is not None for v in ds.data_vars.values())
-    if dask_input:
-        ds = _block_aligned_chunks(ds, plan, block_tiles, y_dim, x_dim)
-    stack, meta, std = prepare_inputs(
-        ds, loaded, date=date, rename=rename, processing_baseline=processing_baseline
-    )
-    half = plan.half
-    predict_block = functools.partial(
-        _predict_block, meta=meta, ref=ref, plan=plan, batch_size=batch_size, runtime=runtime
-    )
-    sums = halo_blocks(
-        stack.data, plan, block_tiles, read_in_task=dask_input, apply=predict_block, apply_bands=2
-    )
-    result = assemble_blocks(sums, half)
-    lead_y, lead_x = plan.lead(n_y), plan.lead(n_x)
-    result = result[:, lead_y : lead_y + n_y, lead_x : lead_x + n_x]
-    if dask_input:
-        scene = scene_plan(std, loaded)
-        result = guard(result, value_counts(std, scene.bands, scene), scene)
+    if runtime.compiled:
+        return compiled_plan, runtime, compiled_batch
+    plan = _default_tiling(model, tile, overlap, shape[1:])
+    return plan, runtime, batch_size or max(1, BATCH_PIXELS // plan.tile**2)
+
+
+def _as_ssm(
+    result: da.Array, std: xr.Dataset, spatial: tuple[str, str], ref: ModelRef, trained: bool
+) -> xr.DataArray:
+    """The ``ssm`` DataArray of ``result`` (time, y, x): dims, coords, CF attrs and CRS of
+    the standardized scene ``std``."""
     has_time = "time" in std.dims
     if not has_time:
         result = result[0]
-    dims = ("time", y_dim, x_dim) if has_time else (y_dim, x_dim)
+    dims = ("time", *spatial) if has_time else spatial
     ssm = xr.DataArray(result, dims=dims, coords=_output_coords(std, dims), name="ssm")
     ssm.attrs = {
         "units": "m3 m-3",
@@ -552,15 +585,6 @@ def predict(
         "long_name": "surface soil moisture (0-5 cm)",
         "model": ref.name,
         "model_sha256": ref.sha256,
-        "model_trained": str(loaded.card.trained),
-        "tiling": f"tile {plan.tile}, overlap {plan.overlap}, halo {plan.context} px",
-        "runtime": runtime.describe(),
+        "model_trained": str(trained),
     }
-    ssm = carry_georeferencing(ssm, std)
-    if y_ascending:
-        ssm = ssm.isel({y_dim: slice(None, None, -1)})
-    if progress:  # computed as write_result computes: one progress bar, cluster or local
-        from xsoilmoist.io import _compute
-
-        return _compute(ssm, progress=True)
-    return ssm if dask_input else ssm.compute()
+    return carry_georeferencing(ssm, std)

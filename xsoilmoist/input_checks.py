@@ -41,7 +41,6 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-import dask
 import dask.array as da
 import numpy as np
 import pandas as pd
@@ -349,13 +348,15 @@ def _all_invalid_message(band: str) -> str:
     )
 
 
-def _verdict(counts: np.ndarray, plan: ScenePlan) -> None:
+def _verdict(counts: np.ndarray, plan: ScenePlan) -> np.ndarray:
+    """Raise the errors and emit the warnings of ``counts``; a 0-d token when it passes."""
     findings = judge_counts(counts, plan)
     findings.raise_errors()
     findings.emit_warnings(stacklevel=2)
+    return np.zeros((), dtype=bool)
 
 
-def _after_verdict(block: np.ndarray, verdict: None) -> np.ndarray:
+def _after_verdict(block: np.ndarray, verdict: np.ndarray) -> np.ndarray:
     return block
 
 
@@ -364,8 +365,13 @@ def guard(result: da.Array, counts: da.Array, plan: ScenePlan) -> da.Array:
 
     The counts are a reduction over the whole input, judged in one task that
     every block depends on; the blocks are unchanged when there is no error.
+    (Array operations all through: a ``dask.delayed`` verdict would optimize
+    the whole counting graph when the result is built.)
     """
-    verdict = dask.delayed(_verdict, pure=True)(counts, plan)
+    whole = counts.rechunk(-1)
+    verdict = whole.map_blocks(
+        _verdict, plan, drop_axis=list(range(whole.ndim)), dtype=bool, meta=np.empty((), bool)
+    )
     indices = "".join(chr(ord("a") + i) for i in range(result.ndim))
     return da.blockwise(
         _after_verdict,
@@ -373,7 +379,7 @@ def guard(result: da.Array, counts: da.Array, plan: ScenePlan) -> da.Array:
         result,
         indices,
         verdict,
-        None,
+        "",
         dtype=result.dtype,
         meta=np.empty((0,) * result.ndim, dtype=result.dtype),
     )

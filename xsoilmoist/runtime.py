@@ -13,16 +13,20 @@ and tile shape.
   (AVX512-BF16 or AMX); float32 elsewhere. Eager bfloat16 on the CPU is slower
   than eager float32 (autocast converts every weight at every call), so an
   eager CPU run stays in float32.
-- ``compile=None``: :func:`torch.compile` (inductor) for scenes of at least
-  :data:`COMPILE_MIN_PIXELS` when the disk cache holds the compiled code for
-  that tile shape, :data:`COMPILE_MIN_PIXELS_COLD` when it does not, or whenever this
-  process compiled the same model, runtime and tile shape already. Compiled
-  code is cached on disk (:func:`compile_cache_dir`, one folder per torch
-  version and model hash) so another process reuses it. Weights are not
-  frozen into the graph: inductor's FX-graph and AOTAutograd caches skip
-  graphs with frozen weights, and a second process would compile again. A
-  compilation that fails falls back to eager with a
+- ``compile=None``: the model exported (:func:`torch.export.export`) and
+  compiled ahead of time by AOTInductor into a package (a shared library with
+  the weights frozen into it) for scenes of at least
+  :data:`COMPILE_MIN_PIXELS` when the disk cache holds that package, and of
+  :data:`COMPILE_MIN_PIXELS_COLD` when it must be built first. Packages are
+  cached on disk (:func:`compile_cache_dir`, one folder per torch version and
+  model hash, one file per device, precision and tile shape); loading one
+  takes milliseconds, so another process or a cluster worker never compiles
+  again. A compilation that fails falls back to eager with a
   :class:`~xsoilmoist.errors.ModelWarning`.
+- One forward pass at a time per process and model, on all the process's
+  cores (:func:`torch_threads`): a compiled package runs its calls one after
+  another anyway, and the other scheduler threads meanwhile read, standardize
+  and blend blocks.
 
 The CUDA path is the CPU path with the model and tiles placed on the GPU; it is
 not measured here (no GPU on the machines the figures come from).
@@ -56,29 +60,28 @@ __all__ = [
     "compile_cache_dir",
     "compiled_where",
     "cpu_bf16_native",
+    "package_path",
     "plan_runtime",
     "resolve_device",
     "resolve_precision",
     "tile_runner",
+    "torch_threads",
 ]
 
 #: Values of ``precision``.
 PRECISIONS = ("auto", "float32", "bfloat16")
-#: Pixels (time steps x scene) from which ``compile=None`` compiles when the compiled
-#: code is in the disk cache: the break-even of loading it, 7.0 MP measured by
-#: benchmarks/inference.py (63.5 s to load against 9.0 s saved per MP by bfloat16
-#: compiled over float32 eager; docs/inference.rst has the run).
-COMPILE_MIN_PIXELS = 7_000_000
-#: The same when it is not: a first compilation took 6 times as long as loading it
-#: (469 s and 79 s, measured on 2 loaded cores), so about 6 times the break-even.
-COMPILE_MIN_PIXELS_COLD = 6 * COMPILE_MIN_PIXELS
+#: Pixels (time steps x scene) from which ``compile=None`` runs the compiled package when
+#: the disk cache holds it: loading takes milliseconds, so from about one tile's worth.
+COMPILE_MIN_PIXELS = 1_000_000
+#: The same when the package must be built first (about 80 s on 2 cores, once per model,
+#: precision and tile shape): the break-even against float32 eager, measured by
+#: benchmarks/inference.py (docs/inference.rst has the run).
+COMPILE_MIN_PIXELS_COLD = 100_000_000
 #: Environment variable overriding :func:`compile_cache_dir`'s base folder.
 COMPILE_DIR_ENV = "XSOILMOIST_COMPILE_DIR"
 #: CPU flags (``/proc/cpuinfo``) of native bfloat16 arithmetic.
 BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 
-#: ``TORCHINDUCTOR_CACHE_DIR`` as set before xsoilmoist was imported: the user's wins.
-_USER_INDUCTOR_DIR = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
 _RUNNERS: dict[tuple, _TileRunner] = {}
 _PLACED: dict[tuple, Any] = {}
 _LOCK = threading.Lock()
@@ -287,6 +290,29 @@ def compile_cache_dir(sha256: str) -> Path:
     return Path(base) / f"torch-{torch.__version__}" / sha256[:16]
 
 
+def torch_threads() -> int:
+    """Intra-op threads of this process's forward passes (one runs at a time, see above).
+
+    On a dask-distributed worker, the worker's threads (its share of the
+    machine's cores); elsewhere, every core this process may use.
+
+    Examples
+    --------
+    >>> torch_threads() >= 1
+    True
+    """
+    try:
+        from distributed import get_worker
+
+        return max(1, get_worker().state.nthreads)
+    except (ImportError, ValueError):
+        pass
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _placed(model: SSMNet, key: Any, device: str) -> SSMNet:
     """``model`` on ``device`` (itself on the CPU, a copy elsewhere), once per process."""
     if device == "cpu":
@@ -298,7 +324,12 @@ def _placed(model: SSMNet, key: Any, device: str) -> SSMNet:
 
 
 class _TileRunner:
-    """Runs ``(n, bands, tile, tile)`` numpy batches; pads ``n`` up to the compiled batch."""
+    """Runs ``(n, bands, tile, tile)`` numpy batches; pads ``n`` up to the compiled batch.
+
+    Calls are serialized (one forward pass at a time, on all the threads torch
+    was given): concurrent calls of a compiled package would run one after
+    another anyway, and eager ones would only share the same cores.
+    """
 
     def __init__(self, model: SSMNet, runtime: Runtime, batch: int) -> None:
         import torch
@@ -307,17 +338,19 @@ class _TileRunner:
         self.forward: Callable = model
         self.compile_seconds = 0.0
         self.device_type = torch.device(runtime.device).type
+        self._lock = threading.Lock()
 
     def run(self, forward: Callable, tiles: np.ndarray, meta_row: np.ndarray) -> np.ndarray:
         import torch
 
         n = len(tiles)
-        if self.runtime.compiled and n < self.batch:  # one shape: no recompilation
+        if self.runtime.compiled and n < self.batch:  # the package's one shape
             tiles = np.concatenate([tiles, np.repeat(tiles[-1:], self.batch - n, axis=0)])
         x = torch.from_numpy(np.ascontiguousarray(tiles)).to(self.runtime.device)
         meta = torch.from_numpy(meta_row).to(self.runtime.device).expand(len(tiles), -1)
         bf16 = self.runtime.precision == "bfloat16"
         with (
+            self._lock,
             torch.inference_mode(),
             torch.autocast(self.device_type, torch.bfloat16, enabled=bf16),
         ):
@@ -330,7 +363,7 @@ class _TileRunner:
             return self.run(self.model, tiles, meta_row)
         try:
             return self.run(self.forward, tiles, meta_row)
-        except Exception as err:  # any compiler failure: fall back to eager
+        except Exception as err:  # any failure of the compiled code: fall back to eager
             self._fall_back(err)
             return self.run(self.model, tiles, meta_row)
 
@@ -345,31 +378,77 @@ class _TileRunner:
         )
 
     def compile(self, sha256: str, tile: int, n_meta: int) -> None:
-        """Compile (or load from the disk cache) and warm up with a batch of zeros."""
+        """Load the compiled package from the disk cache (building it first if needed) and
+        warm it up with a batch of zeros."""
         import torch
 
-        folder = compile_cache_dir(sha256)
+        path = package_path(sha256, self.runtime, tile, self.batch)
         start = time.perf_counter()
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            if _USER_INDUCTOR_DIR is None:
-                # Left set, so that a recompilation (dynamo guards on the thread count,
-                # for one) reads and writes the same cache.
-                os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(folder)
-            compiled = torch.compile(self.model)
+            if not path.exists():
+                _build_package(self.model, self.runtime, (self.batch, tile, n_meta), path)
+            index = torch.device(self.runtime.device).index
+            compiled = torch._inductor.aoti_load_package(
+                str(path), device_index=-1 if index is None else index
+            )
             tiles = np.zeros((self.batch, self.model.config.n_bands, tile, tile), np.float32)
             self.run(compiled, tiles, np.zeros((1, n_meta), np.float32))
             self.forward = compiled
-            _marker(sha256, self.runtime, tile, self.batch).touch()
         except Exception as err:  # any compiler failure: fall back to eager
             self._fall_back(err)
         self.compile_seconds = time.perf_counter() - start
 
 
-def _marker(sha256: str, runtime: Runtime, tile: int, batch: int) -> Path:
-    """The file saying that the disk cache holds this compilation."""
+def _build_package(model: SSMNet, runtime: Runtime, shape: tuple[int, int, int], path: Path):
+    """Export ``model`` for one batch shape and compile it ahead of time into ``path``.
+
+    The precision is part of the exported program (autocast inside it) and the
+    weights are frozen into the compiled code. Written beside ``path`` and
+    renamed into place, so a process reading the cache never sees half a file.
+    """
+    import torch
+
+    batch, tile, n_meta = shape
+    device_type = torch.device(runtime.device).type
+    bf16 = runtime.precision == "bfloat16"
+
+    class Exported(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, x, meta):
+            with torch.autocast(device_type, torch.bfloat16, enabled=bf16):
+                return self.model(x, meta).float()
+
+    x = torch.zeros(batch, model.config.n_bands, tile, tile, device=runtime.device)
+    meta = torch.zeros(batch, n_meta, device=runtime.device)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.stem}.{os.getpid()}.partial.pt2")
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            # torch's own deprecation notices on its internals, nothing the user can act on
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.")
+            warnings.filterwarnings("ignore", category=FutureWarning, message=".*treespec")
+            program = torch.export.export(Exported().eval(), (x, meta))
+            torch._inductor.aoti_compile_and_package(
+                program, package_path=str(partial), inductor_configs={"freezing": True}
+            )
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def package_path(sha256: str, runtime: Runtime, tile: int, batch: int) -> Path:
+    """The compiled package of the model with weights ``sha256`` for that runtime and shape.
+
+    Examples
+    --------
+    >>> package_path("ab" * 32, Runtime("cpu", "bfloat16", True), 512, 1).name
+    'cpu-bfloat16-1x512x512.pt2'
+    """
     name = f"{runtime.device}-{runtime.precision}-{batch}x{tile}x{tile}".replace(":", "_")
-    return compile_cache_dir(sha256) / f"{name}.compiled"
+    return compile_cache_dir(sha256) / f"{name}.pt2"
 
 
 def compiled_where(key: Any, sha256: str, runtime: Runtime, tile: int, batch: int) -> str | None:
@@ -377,7 +456,7 @@ def compiled_where(key: Any, sha256: str, runtime: Runtime, tile: int, batch: in
     cache holds its code (a process compiled it before), else None."""
     if (key, runtime, tile, batch) in _RUNNERS:
         return "process"
-    return "disk" if _marker(sha256, runtime, tile, batch).exists() else None
+    return "disk" if package_path(sha256, runtime, tile, batch).exists() else None
 
 
 def tile_runner(

@@ -572,7 +572,9 @@ class SSMNet(nn.Module):
                 f"meta must have shape ({x.shape[0]}, {config.n_metadata}) with columns "
                 f"{list(config.metadata)}, got {tuple(meta.shape)}"
             )
-        if not bool(torch.isfinite(meta).all()):
+        # A data-dependent check: eager only (under torch.compile or export it would break
+        # the graph; the runtime's encodings are finite by construction).
+        if not torch.compiler.is_compiling() and not bool(torch.isfinite(meta).all()):
             raise InputError(
                 f"meta must be finite (columns {list(config.metadata)}); "
                 "compute the image-level encodings for every image"
