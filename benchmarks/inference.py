@@ -10,9 +10,9 @@ Prints, measured side by side in one run on the same model:
    ``predict``'s default choice) on smooth dask scenes of each
    ``--runtime-sizes`` edge, end to end (``predict(...).values``), best of
    ``--rounds`` interleaved rounds, with each one's speed-up over eager float32
-   and its mean/max |difference| to it; the compile time of each compiled
-   runtime in this process with inductor's cache hits and misses, and the
-   compile time in a second process reading that cache;
+   and its mean/max |difference| to it; the time each compiled runtime took
+   to build its AOTInductor package (or load it, when the disk cache held it)
+   in this process, and to load it in a second process;
 1. at ``--size``: end-to-end eager float32 ``predict(ds).compute()`` against a
    bare torch loop over the same tiles held in memory (the ceiling), and their
    ratio;
@@ -237,40 +237,29 @@ def available_devices() -> list[str]:
     return ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
 
 
-def cache_counters() -> dict[str, int]:
-    """Inductor's FX-graph cache and AOTAutograd cache hits and misses so far."""
-    from torch._dynamo.utils import counters
+def build_runner(model_path, runtime) -> tuple[float, bool]:
+    """Build (or load from the disk cache) predict()'s compiled runner for ``runtime``.
 
-    wanted = {**counters["inductor"], **counters["aot_autograd"]}
-    return {k: int(v) for k, v in wanted.items() if "cache" in k}
+    Returns the seconds it took and whether the package was on disk already.
+    """
+    from xsoilmoist.inference import BATCH_PIXELS, _default_tiling, _resolve_model
+    from xsoilmoist.runtime import package_path, tile_runner
 
-
-def build_runner(model_path, runtime, size: int) -> tuple[float, dict]:
-    """Compile (or load) predict()'s runner for ``runtime`` on a ``size`` px scene."""
-    import torch
-
-    from xsoilmoist.inference import BATCH_PIXELS, _default_tiling, _resolve_model, _torch_threads
-    from xsoilmoist.runtime import tile_runner
-
-    torch.set_num_threads(_torch_threads())  # as predict's tasks do: dynamo guards on it
     ref, model = _resolve_model(model_path)
-    plan = _default_tiling(model, None, None, (size, size))
-    before = cache_counters()
-    runner = tile_runner(
-        model, ref, ref.sha256, runtime, plan.tile, max(1, BATCH_PIXELS // plan.tile**2)
-    )
-    after = cache_counters()
-    return runner.compile_seconds, {k: v - before.get(k, 0) for k, v in after.items() if v}
+    plan = _default_tiling(model, None, None)  # the compiled tile shape
+    batch = max(1, BATCH_PIXELS // plan.tile**2)
+    on_disk = package_path(ref.sha256, runtime, plan.tile, batch).exists()
+    runner = tile_runner(model, ref, ref.sha256, runtime, plan.tile, batch)
+    return runner.compile_seconds, on_disk
 
 
 def compile_child(args) -> None:
-    """Subprocess: build a compiled runner (reading the disk cache) and print JSON figures."""
+    """Subprocess: load the compiled runner (from the disk cache) and print JSON figures."""
     from xsoilmoist.runtime import Runtime
 
-    device, precision, size = args.compile_child[1:]
-    runtime = Runtime(device, precision, compiled=True)
-    seconds, counters = build_runner(args.compile_child[0], runtime, int(size))
-    print(json.dumps({"seconds": seconds, "counters": counters}))
+    device, precision = args.compile_child[1:]
+    seconds, on_disk = build_runner(args.compile_child[0], Runtime(device, precision, True))
+    print(json.dumps({"seconds": seconds, "on_disk": on_disk}))
 
 
 def memory_child(args) -> None:
@@ -319,7 +308,7 @@ def main() -> None:
         help="precisions also run compiled (none: eager only)",
     )
     parser.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
-    parser.add_argument("--compile-child", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--compile-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     warnings.filterwarnings("ignore", message=".*untrained weights")
     if args.memory_child:
@@ -359,7 +348,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
         f"{COMPILE_MIN_PIXELS_COLD / 1e6:.1f} MP before a first compilation); compiled code in "
         f"{compile_cache_dir(load_card(model_path).sha256)}"
     )
-    measured = {}  # second-process compile figures by (runtime, tile): measured once
+    measured = {}  # second-process load figures by runtime: measured once
     for size in args.runtime_sizes:
         runtime_part(args, model_path, size, measured)
     tiling_parts(args, model_path)
@@ -385,9 +374,8 @@ def runtime_cases(devices: list[str], compiled_precisions: list[str]) -> dict[st
 
 def runtime_part(args: argparse.Namespace, model_path, size: int, measured: dict) -> None:
     """Part 0 at one scene size: every runtime end to end, its compile time, its accuracy."""
-    from xsoilmoist.inference import _default_tiling, predict
+    from xsoilmoist.inference import predict
     from xsoilmoist.runtime import Runtime
-    from xsoilmoist.weights import load_model
 
     chunked = smooth_scene(size).chunk({"y": 1024, "x": 1024})
     cases = runtime_cases(available_devices(), args.compiled_precisions)
@@ -396,17 +384,18 @@ def runtime_part(args: argparse.Namespace, model_path, size: int, measured: dict
     for label, kwargs in cases.items():
         if kwargs.get("compile"):
             runtime = Runtime(kwargs["device"], kwargs["precision"], compiled=True)
-            key = (runtime, _default_tiling(load_model(model_path), None, None, (size, size)))
-            if key in measured:
-                warm[label] = measured[key]["seconds"]
-                print(f"   compile {label}: held in this process (same tile as a smaller scene)")
+            if runtime in measured:
+                warm[label] = measured[runtime]["seconds"]
+                print(f"   compile {label}: held in this process (one tile shape)")
                 continue
-            seconds, counters = build_runner(model_path, runtime, size)
-            measured[key] = child = second_process_compile(model_path, runtime, size)
+            seconds, on_disk = build_runner(model_path, runtime)
+            measured[runtime] = child = second_process_compile(model_path, runtime)
             warm[label] = child["seconds"]
+            how = "loaded from" if on_disk else "built into"
             print(
-                f"   compile {label}: {seconds:6.1f} s here (cache {counters}); "
-                f"{child['seconds']:6.1f} s in a second process (cache {child['counters']})"
+                f"   compile {label}: {seconds:6.1f} s here ({how} the disk cache); "
+                f"{child['seconds']:6.1f} s in a second process "
+                f"({'loaded' if child['on_disk'] else 'NOT on disk'})"
             )
     seconds = dict.fromkeys(cases, float("inf"))
     outputs, chosen = {}, {}
@@ -434,8 +423,8 @@ def runtime_part(args: argparse.Namespace, model_path, size: int, measured: dict
         print(f"   break-even of {label} (its second-process compile time): {even}")
 
 
-def second_process_compile(model_path, runtime, size: int) -> dict:
-    """Compile time and cache counters of the same runner built in a fresh process."""
+def second_process_compile(model_path, runtime) -> dict:
+    """Load time of the same compiled runner in a fresh process."""
     command = [
         sys.executable,
         __file__,
@@ -443,7 +432,6 @@ def second_process_compile(model_path, runtime, size: int) -> dict:
         str(model_path),
         runtime.device,
         runtime.precision,
-        str(size),
     ]
     out = subprocess.run(command, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -453,11 +441,11 @@ def tiling_parts(args: argparse.Namespace, model_path) -> None:
     """Parts 1 and 2 at ``--size``, all in eager float32."""
     import torch
 
-    from xsoilmoist.inference import BATCH_PIXELS, _default_tiling, predict
+    from xsoilmoist.inference import BATCH_PIXELS, _default_tiling, _plan, predict
     from xsoilmoist.weights import load_model
 
     model = load_model(model_path)
-    card_plan = _default_tiling(model, None, None)  # the card's tile: what a peer would use
+    card_plan = _plan(model.card.tile, None, model.card.halo)  # what a peer would use
     plan = _default_tiling(model, None, None, (args.size, args.size))  # predict()'s choice
     batch_size = max(1, BATCH_PIXELS // plan.tile**2)
     card_batch = max(1, BATCH_PIXELS // card_plan.tile**2)

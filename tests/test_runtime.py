@@ -224,3 +224,10 @@ def test_compiled_stays_within_the_bound_and_a_second_process_reads_the_disk_cac
     loaded = json.loads(child.stdout.strip().splitlines()[-1])
     assert not loaded["eager"] and package.stat().st_mtime_ns == built  # read, not rebuilt
     assert loaded["seconds"] < 30, loaded
+
+
+def test_compile_must_be_a_bool_or_none():
+    from xsoilmoist.errors import InputTypeError
+
+    with pytest.raises(InputTypeError, match=r"compile must be True, False or None.*'False'"):
+        plan_runtime("auto", "cpu", "False")

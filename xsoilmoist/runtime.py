@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from xsoilmoist.errors import DeviceError, InputError, ModelWarning
+from xsoilmoist.errors import DeviceError, InputError, InputTypeError, ModelWarning
 
 if TYPE_CHECKING:
     from xsoilmoist.model import SSMNet
@@ -263,6 +263,10 @@ def plan_runtime(
     """
     if precision not in PRECISIONS:
         raise InputError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
+    if compile is not None and not isinstance(compile, bool):
+        raise InputTypeError(
+            f"compile must be True, False or None (decide by scene size), got {compile!r}"
+        )
     resolved = resolve_device(device)
     if compile is None:
         compiled = Runtime(resolved, resolve_precision(precision, resolved, True), True)
