@@ -451,7 +451,7 @@ def tiling_parts(args: argparse.Namespace, model_path) -> None:
     card_batch = max(1, BATCH_PIXELS // card_plan.tile**2)
     cores = os.cpu_count()
     print(
-        f"\nscene {args.size} x {args.size}, 16 bands, eager float32; halo {plan.context}\n"
+        f"\nscene {args.size} x {args.size}, 16 bands, eager float32; halo {plan.halo}\n"
         f"predict() tiling for this scene: tile {plan.tile}, overlap {plan.overlap}, "
         f"batch {batch_size}; the card's tile: {card_plan.tile}, batch {card_batch}"
     )
@@ -462,7 +462,7 @@ def tiling_parts(args: argparse.Namespace, model_path) -> None:
     chunked = ds.chunk({"y": 1024, "x": 1024})
     batches = tile_batches(stack, plan, batch_size)
     n_tiles = sum(len(batch) for batch in batches)
-    peer_stride = card_plan.tile - 2 * plan.context  # crop the context margin only
+    peer_stride = card_plan.tile - 2 * plan.halo  # crop the context margin only
     eager = {"precision": "float32", "compile": False}
     runs = {
         "ceiling": lambda: bare_tile_loop(model, batches, meta),

@@ -53,7 +53,7 @@ def _draw_tiling_window(app) -> None:
 
     from xsoilmoist.tiling import TilingPlan
 
-    plan = TilingPlan(tile=256, overlap=96, context=32)
+    plan = TilingPlan(tile=256, overlap=96, halo=32)
     window = plan.window_1d()
     fig, ax = plt.subplots(figsize=(8, 2.6), constrained_layout=True)
     total = np.zeros(4 * plan.stride + plan.tile)

@@ -20,7 +20,7 @@ from xsoilmoist.runtime import (
     tile_runner,
 )
 from xsoilmoist.synthetic import simulate_scene
-from xsoilmoist.tiling import TilingPlan, halo_blocks, reflect_index
+from xsoilmoist.tiling import TilingPlan, overlapping_blocks, reflect_index
 
 BANDS = ("vv", "vh", "blue", "green", "red", "nir", "swir1", "swir2", "elevation", "slope")
 BANDS += ("lai", "fpar", "t2m", "tp")
@@ -126,15 +126,15 @@ def test_failed_compilation_falls_back_to_eager_with_a_warning(monkeypatch):
     assert eager.shape == fallback.shape
 
 
-def test_halo_blocks_mirror_the_scene_at_its_border():
+def test_overlapping_blocks_mirror_the_scene_at_its_border():
     import dask.array as da
 
     assert reflect_index(np.arange(-3, 7), 4).tolist() == [3, 2, 1, 0, 1, 2, 3, 2, 1, 0]
     assert reflect_index(np.arange(-2, 3), 1).tolist() == [0, 0, 0, 0, 0]
     scene = np.arange(7 * 9, dtype=np.float32).reshape(1, 1, 7, 9)
-    plan = TilingPlan(tile=8, overlap=4, context=1)
+    plan = TilingPlan(tile=8, overlap=4, halo=1)
     for chunks in (3, 5, -1):
-        blocks = halo_blocks(da.from_array(scene, chunks=(1, 1, chunks, chunks)), plan, 2)
+        blocks = overlapping_blocks(da.from_array(scene, chunks=(1, 1, chunks, chunks)), plan, 2)
         first = blocks.blocks[0, 0, 0, 0].compute()[0, 0]
         padded = np.pad(scene[0, 0], ((2, 6), (3, 6)), mode="reflect")  # x: lead 1
         np.testing.assert_array_equal(first, padded[:12, :12])

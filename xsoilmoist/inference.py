@@ -44,7 +44,7 @@ from xsoilmoist.runtime import (
     tile_runner,
     torch_threads,
 )
-from xsoilmoist.tiling import TilingPlan, assemble_blocks, halo_blocks
+from xsoilmoist.tiling import TilingPlan, assemble_blocks, overlapping_blocks
 
 if TYPE_CHECKING:
     from xsoilmoist.model import SSMNet
@@ -499,7 +499,7 @@ def predict(
     predict_block = functools.partial(
         _predict_block, meta=meta, ref=ref, plan=plan, batch_size=batch_size, runtime=runtime
     )
-    sums = halo_blocks(
+    sums = overlapping_blocks(
         stack.data, plan, block_tiles, read_in_task=dask_input, apply=predict_block, apply_bands=2
     )
     lead_y, lead_x = plan.lead(shape[1]), plan.lead(shape[2])
@@ -510,7 +510,7 @@ def predict(
         scene = scene_plan(std, loaded)
         result = guard(result, value_counts(std, scene.bands, scene), scene)
     ssm = _as_ssm(result, std, (y_dim, x_dim), ref, loaded.card.trained)
-    ssm.attrs["tiling"] = f"tile {plan.tile}, overlap {plan.overlap}, halo {plan.context} px"
+    ssm.attrs["tiling"] = f"tile {plan.tile}, overlap {plan.overlap}, halo {plan.halo} px"
     ssm.attrs["runtime"] = runtime.describe()
     if y_ascending:
         ssm = ssm.isel({y_dim: slice(None, None, -1)})

@@ -347,7 +347,7 @@ def _block_progress_bar():
     """dask's progress bar, advancing with the model's block tasks rather than with every task.
 
     A small scene is a few heavy block tasks (keys naming ``ssm-tiles``, from
-    :func:`xsoilmoist.tiling.halo_blocks`) among many light ones (reads,
+    :func:`xsoilmoist.tiling.overlapping_blocks`) among many light ones (reads,
     rechunks), so a bar counting tasks leaps to 90 % and waits there. Graphs
     without block tasks are counted as dask does.
     """

@@ -6,8 +6,8 @@ size, never by the chunks: tile ``k`` (along one axis) covers pixels
 :meth:`TilingPlan.lead` pixels before the scene),
 with stride ``S = tile - overlap`` and ``O = overlap``; its *core*
 ``[k*S, (k+1)*S)`` is the part it owns. Each tile's prediction is weighted by
-a window that is zero on the outer ``context`` pixels (they only give the
-model context), rises as ``sin^2`` over the next ``overlap - 2*context``
+a window that is zero on the outer ``halo`` pixels (they only give the
+model context), rises as ``sin^2`` over the next ``overlap - 2*halo``
 pixels and is one in the middle. Neighbouring windows sum to one, so the
 blend has no seams; dividing by the summed weights makes it exact at the
 scene borders too. Because the grid does not depend on the dask chunks, the
@@ -15,15 +15,15 @@ result does not either.
 
 The scene is padded to a whole number of cores, as evenly as possible on both
 sides (:meth:`TilingPlan.lead`: a scene smaller than a core sits in the middle
-of its tile, whatever its size), and given its halo by mirroring it about its
+of its tile, whatever its size), and given its margin by mirroring it about its
 edge pixels (:func:`reflect_index`, numpy's ``"reflect"``), so tiles at the
 scene border see plausible context rather than an invalid (masked) margin;
 only the scene's own pixels are returned. Dask blocks hold a whole number of
 cores (at most ``block_tiles``, shared out evenly). Stage 1
-reads each block with an ``O/2`` halo straight from the input chunks
-(:func:`halo_blocks`) and writes the weighted sums of its tiles over that
+reads each block with an ``O/2`` margin straight from the input chunks
+(:func:`overlapping_blocks`) and writes the weighted sums of its tiles over that
 extended region; stage 2
-(:func:`fold_overlaps`) adds each block's halo margins into its neighbours.
+(:func:`fold_overlaps`) adds each block's margins into its neighbours.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ __all__ = [
     "TilingPlan",
     "assemble_blocks",
     "fold_overlaps",
-    "halo_blocks",
+    "overlapping_blocks",
     "reflect_index",
     "row_ordered",
 ]
@@ -54,11 +54,14 @@ __all__ = [
 
 @dataclass(frozen=True)
 class TilingPlan:
-    """Tile size, overlap and context margin of a tiled prediction (pixels).
+    """Tile size, overlap and halo of a tiled prediction (pixels).
+
+    The halo is the model card's: the outer pixels of each tile that only give
+    the model context and are never used.
 
     Examples
     --------
-    >>> plan = TilingPlan(tile=64, overlap=24, context=8)
+    >>> plan = TilingPlan(tile=64, overlap=24, halo=8)
     >>> plan.stride, plan.n_tiles(100)
     (40, 3)
     >>> w = plan.window_1d()
@@ -68,26 +71,26 @@ class TilingPlan:
 
     tile: int
     overlap: int
-    context: int
+    halo: int
 
     def __post_init__(self) -> None:
-        tile, overlap, context = self.tile, self.overlap, self.context
-        if context < 0 or overlap < 0 or tile <= 0:
-            raise InputError(f"tile, overlap and context must be positive, got {self}")
+        tile, overlap, halo = self.tile, self.overlap, self.halo
+        if halo < 0 or overlap < 0 or tile <= 0:
+            raise InputError(f"tile, overlap and halo must be positive, got {self}")
         if overlap % 2:
             raise InputError(f"overlap must be even (half on each side), got {overlap}")
-        if overlap < 2 * context + 2:
+        if overlap < 2 * halo + 2:
             raise InputError(
-                f"overlap {overlap} must be at least 2 * halo + 2 = {2 * context + 2}: each "
-                f"tile's outer {context} pixels only give context, and neighbouring tiles "
+                f"overlap {overlap} must be at least 2 * halo + 2 = {2 * halo + 2}: each "
+                f"tile's outer {halo} pixels only give context, and neighbouring tiles "
                 "need room to blend; increase overlap"
             )
-        if tile - overlap < max(overlap - 2 * context, overlap // 2):
+        if tile - overlap < max(overlap - 2 * halo, overlap // 2):
             raise InputError(
-                f"tile {tile} is too small for overlap {overlap} and halo {context}: the "
+                f"tile {tile} is too small for overlap {overlap} and halo {halo}: the "
                 f"stride tile - overlap must be at least "
-                f"{max(overlap - 2 * context, overlap // 2)}; use a tile of at least "
-                f"{overlap + max(overlap - 2 * context, overlap // 2)} pixels"
+                f"{max(overlap - 2 * halo, overlap // 2)}; use a tile of at least "
+                f"{overlap + max(overlap - 2 * halo, overlap // 2)} pixels"
             )
 
     @classmethod
@@ -113,7 +116,7 @@ class TilingPlan:
             least = 2 * halo + max(2, 2 * (halo // 2))
             stride = (tile - least) // multiple * multiple
             overlap = tile - stride if stride > 0 else least
-        return cls(tile=int(tile), overlap=int(overlap), context=int(halo))
+        return cls(tile=int(tile), overlap=int(overlap), halo=int(halo))
 
     @property
     def stride(self) -> int:
@@ -131,13 +134,13 @@ class TilingPlan:
 
     def window_1d(self) -> np.ndarray:
         """Blending weights along one axis of a tile (float64, length ``tile``)."""
-        ramp_width = self.overlap - 2 * self.context
+        ramp_width = self.overlap - 2 * self.halo
         ramp = np.sin(0.5 * np.pi * (np.arange(ramp_width) + 0.5) / ramp_width) ** 2
         weights = np.ones(self.tile)
-        weights[: self.context] = 0.0
-        weights[self.context : self.context + ramp_width] = ramp
-        weights[self.tile - self.context - ramp_width : self.tile - self.context] = ramp[::-1]
-        weights[self.tile - self.context :] = 0.0
+        weights[: self.halo] = 0.0
+        weights[self.halo : self.halo + ramp_width] = ramp
+        weights[self.tile - self.halo - ramp_width : self.tile - self.halo] = ramp[::-1]
+        weights[self.tile - self.halo :] = 0.0
         return weights
 
     def window_2d(self) -> np.ndarray:
@@ -156,7 +159,7 @@ class TilingPlan:
 
         Examples
         --------
-        >>> TilingPlan(tile=64, overlap=24, context=8).lead(30)  # padded to 40
+        >>> TilingPlan(tile=64, overlap=24, halo=8).lead(30)  # padded to 40
         5
         """
         return (self.padded_length(length) - length) // 2
@@ -170,9 +173,9 @@ class TilingPlan:
 
         Examples
         --------
-        >>> TilingPlan(tile=64, overlap=24, context=8).block_chunks(200, 2)
+        >>> TilingPlan(tile=64, overlap=24, halo=8).block_chunks(200, 2)
         (80, 80, 40)
-        >>> TilingPlan(tile=64, overlap=24, context=8).block_chunks(280, 6)
+        >>> TilingPlan(tile=64, overlap=24, halo=8).block_chunks(280, 6)
         (160, 120)
         """
         if length % self.stride:
@@ -195,7 +198,7 @@ class TilingPlan:
 
         Examples
         --------
-        >>> plan = TilingPlan(tile=64, overlap=24, context=8)  # half 12, stride 40
+        >>> plan = TilingPlan(tile=64, overlap=24, halo=8)  # half 12, stride 40
         >>> plan.block_chunks(plan.padded_length(150), 2)  # block cores
         (80, 80)
         >>> plan.lead(150), plan.read_chunks(150, 2)  # cut at 80 - 5 - 12 and 80 - 5 + 12
@@ -262,7 +265,7 @@ def _fill_block(chunks: list[np.ndarray], places: list, shape: tuple[int, ...]) 
     return block
 
 
-class _Subgraph:
+class _GraphInTask:
     """Tasks computed inside one task, out of the outer scheduler's sight (a plain object).
 
     Chunks already in memory (arrays in the graph) stay with the outer
@@ -289,16 +292,16 @@ class _Subgraph:
         return get_sync(graph, self.keys)
 
 
-def _read_block(source: _Subgraph, literals: list, places: list, shape: tuple) -> np.ndarray:
+def _read_block(source: _GraphInTask, literals: list, places: list, shape: tuple) -> np.ndarray:
     return _fill_block(source.compute(literals), places, shape)
 
 
-def _then(load: Callable, apply: Callable, t: int, *args) -> np.ndarray:
+def _read_then_apply(load: Callable, apply: Callable, t: int, *args) -> np.ndarray:
     """``apply(block, t)`` on the block that ``load(*args)`` makes, in the same task."""
     return apply(load(*args), t)
 
 
-def halo_blocks(
+def overlapping_blocks(
     data: da.Array,
     plan: TilingPlan,
     block_tiles: int,
@@ -307,7 +310,7 @@ def halo_blocks(
     apply: Callable[[np.ndarray, int], np.ndarray] | None = None,
     apply_bands: int | None = None,
 ) -> da.Array:
-    """The scene cut into tile-grid blocks, each with a ``half``-pixel halo, mirrored outside.
+    """The scene cut into tile-grid blocks, each with a ``half``-pixel margin, mirrored outside.
 
     ``data`` is ``(time, band, y, x)`` with any chunks. Each block
     ``(1, band, H + overlap, W + overlap)`` is one task that copies the parts
@@ -330,8 +333,8 @@ def halo_blocks(
     Examples
     --------
     >>> x = da.arange(6 * 6, dtype=np.float32, chunks=4).reshape(1, 1, 6, 6)
-    >>> blocks = halo_blocks(x, TilingPlan(tile=6, overlap=2, context=0), block_tiles=2)
-    >>> blocks.chunks[2:], float(blocks[0, 0, 2, 2].compute())  # lead 1, halo 1: pixel (0, 0)
+    >>> blocks = overlapping_blocks(x, TilingPlan(tile=6, overlap=2, halo=0), block_tiles=2)
+    >>> blocks.chunks[2:], float(blocks[0, 0, 2, 2].compute())  # lead 1, margin 1: pixel (0, 0)
     (((10,), (10,)), 0.0)
     """
     data = data.astype(np.float32).rechunk({0: 1, 1: -1})
@@ -357,10 +360,10 @@ def halo_blocks(
                 if source is None:
                     task = (_fill_block, keys, places, shape)
                 else:
-                    own = _Subgraph(cull(source, keys)[0], keys)
+                    own = _GraphInTask(cull(source, keys)[0], keys)
                     task = (_read_block, own, list(own.literals), places, shape)
                 if apply is not None:
-                    task = (_then, task[0], apply, t, *task[1:])
+                    task = (_read_then_apply, task[0], apply, t, *task[1:])
                 graph[(name, t, 0, i, j)] = task
             x_start += width
         y_start += height
@@ -375,7 +378,7 @@ def halo_blocks(
 
 
 def _fold_axis(values: np.ndarray, axis: int, half: int) -> np.ndarray:
-    """Fold one axis of ``[left margin | own halo | core | own halo | right margin]``."""
+    """Fold one axis of ``[neighbour's | own margin | core | own margin | neighbour's]``."""
     length = values.shape[axis] - 4 * half
     take = lambda start, stop: np.take(values, np.arange(start, stop), axis=axis)  # noqa: E731
     core = take(2 * half, 2 * half + length).copy()
@@ -389,10 +392,10 @@ def _fold_axis(values: np.ndarray, axis: int, half: int) -> np.ndarray:
 
 
 def fold_overlaps(values: np.ndarray, half: int, axes: tuple[int, int] = (-2, -1)) -> np.ndarray:
-    """Overlap-add: fold neighbours' halo margins into a block's core.
+    """Overlap-add: fold neighbours' margins into a block's core.
 
-    ``values`` is a stage-1 block (its own ``half``-pixel halos on both sides)
-    extended by ``half`` more pixels of each neighbour's halo (dask
+    ``values`` is a stage-1 block (its own ``half``-pixel margins on both sides)
+    extended by ``half`` more pixels of each neighbour's margin (dask
     ``overlap`` with zero boundary). Returns the core with every tile
     contribution that falls on it summed.
 
@@ -436,7 +439,7 @@ def assemble_blocks(sums: da.Array, half: int) -> da.Array:
     """Stage 2: each block's core from its own and its eight neighbours' weighted sums.
 
     ``sums`` is ``(time, 2, H + 2 half, W + 2 half)`` per block (the weighted
-    predictions and the weights over the block and its halo). Each output
+    predictions and the weights over the block and its margins). Each output
     block depends on its 3 x 3 neighbourhood of ``sums`` blocks directly, a
     graph the scheduler walks block row by block row, releasing the sums as
     it goes.
@@ -471,12 +474,12 @@ def assemble_blocks(sums: da.Array, half: int) -> da.Array:
     return da.Array(layer, name, chunks, dtype=np.float32)
 
 
-def _after(block: np.ndarray, previous: None) -> np.ndarray:
+def _once_previous_ran(block: np.ndarray, previous: None) -> np.ndarray:
     """``block``, once the task giving ``previous`` (a token) has run."""
     return block
 
 
-def _done(block: np.ndarray) -> None:
+def _token_of(block: np.ndarray) -> None:
     """A token that ``block`` has been computed (its data does not travel further)."""
 
 
@@ -506,8 +509,8 @@ def row_ordered(array: da.Array) -> da.Array:
     graph, previous = {}, None
     for key in dask.core.flatten(array.__dask_keys__()):
         index = key[1:]
-        graph[(name, *index)] = (_after, key, previous)
-        graph[(token, *index)] = (_done, (name, *index))
+        graph[(name, *index)] = (_once_previous_ran, key, previous)
+        graph[(token, *index)] = (_token_of, (name, *index))
         previous = (token, *index)
     layer = HighLevelGraph.from_collections(name, graph, dependencies=[array])
     return da.Array(layer, name, array.chunks, meta=array._meta)
