@@ -12,7 +12,7 @@ from helpers import raise_if_dask_computes
 import xsoilmoist
 from xsoilmoist.assembly.antecedent import API_DAYS, API_RECESSION
 from xsoilmoist.catalogue import BANDS, MODALITY_BANDS
-from xsoilmoist.errors import InputWarning
+from xsoilmoist.errors import InputError, InputWarning
 from xsoilmoist.synthetic import simulate_scene
 
 K = API_RECESSION
@@ -162,7 +162,7 @@ def test_cell_index_is_the_truncated_sum_by_hand():
     api = cell_antecedent_index(weather, np.array([31, 33, 35]))[:, 0]
     np.testing.assert_allclose(api[:, 0], [10.0, 10.0 * K**2, 10.0 * K**4])
     np.testing.assert_allclose(api[:, 1], 0.0)
-    with pytest.raises(ValueError, match="needs 29 simulated days"):
+    with pytest.raises(InputError, match="needs 29 simulated days"):
         cell_antecedent_index(weather, np.array([28]))
 
 

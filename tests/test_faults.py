@@ -154,6 +154,20 @@ def test_a_listener_that_is_not_a_dask_scheduler_fails_within_the_timeout(work, 
     assert "no dask scheduler answered within 2 s" in err and address in err
 
 
+def test_connecting_to_a_listener_that_is_not_a_scheduler_raises_a_package_error():
+    from xsoilmoist.cli import _connect
+    from xsoilmoist.errors import InputError, SchedulerUnreachableError
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(SchedulerUnreachableError, match="port 8786") as caught:
+            _connect(f"tcp://127.0.0.1:{server.server_address[1]}", 1.0)
+    finally:
+        server.shutdown()
+    assert isinstance(caught.value, InputError) and isinstance(caught.value, TimeoutError)
+
+
 @pytest.mark.parametrize(
     ("output", "message"),
     [

@@ -133,6 +133,8 @@ def _connect(address: str, timeout: float):
     from distributed.comm import connect
     from distributed.security import Security
 
+    from xsoilmoist.errors import SchedulerUnreachableError
+
     tls = Security().get_connection_args("client")  # as the client will: dask's TLS config
 
     async def handshake() -> None:
@@ -143,7 +145,7 @@ def _connect(address: str, timeout: float):
     try:
         asyncio.run(handshake())
     except asyncio.TimeoutError:
-        raise TimeoutError(
+        raise SchedulerUnreachableError(
             f"no dask scheduler answered within {timeout:g} s: something may listen there "
             "but does not speak dask's protocol (the dashboard, another service?); a "
             "scheduler usually listens on port 8786"

@@ -50,6 +50,7 @@ __all__ = [
     "OutputExistsError",
     "OutputPathError",
     "SampleDataError",
+    "SchedulerUnreachableError",
     "StandardizeError",
     "TrainingConfigError",
     "UnitError",
@@ -95,6 +96,10 @@ class TrainingConfigError(InputError):
 
 class InputNotFoundError(InputError, FileNotFoundError):
     """A path given as input does not exist (also a :class:`FileNotFoundError`)."""
+
+
+class SchedulerUnreachableError(InputError, TimeoutError):
+    """No dask scheduler answers at the address given (also a :class:`TimeoutError`)."""
 
 
 class OutputPathError(InputError):

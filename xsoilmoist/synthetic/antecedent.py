@@ -16,6 +16,7 @@ import xarray as xr
 
 from xsoilmoist.assembly.antecedent import API_DAYS, API_RECESSION, API_RULE, api_weights
 from xsoilmoist.catalogue import BANDS
+from xsoilmoist.errors import InputError
 from xsoilmoist.synthetic.weather import CoarseWeather, bilinear_weights
 
 __all__ = ["api_variable", "cell_antecedent_index", "pixel_antecedent_index"]
@@ -26,7 +27,7 @@ def cell_antecedent_index(weather: CoarseWeather, output_days: np.ndarray) -> np
 
     Raises
     ------
-    ValueError
+    InputError
         If an output day has fewer than ``API_DAYS`` simulated days before it.
 
     Examples
@@ -39,7 +40,7 @@ def cell_antecedent_index(weather: CoarseWeather, output_days: np.ndarray) -> np
     """
     output_days = np.asarray(output_days)
     if output_days.size and output_days.min() < API_DAYS:
-        raise ValueError(
+        raise InputError(
             f"the antecedent precipitation index needs {API_DAYS} simulated days before "
             f"each overpass, got {int(output_days.min())}: start the weather earlier"
         )
