@@ -23,6 +23,15 @@ weights of each stage so far are written to ``DIR/pretrain`` and
 ``DIR/finetune``, and the finished stage 1 to ``DIR/stage1``; ``--resume``
 then continues: from ``DIR/stage1`` straight to stage 2, or else from
 ``DIR/pretrain`` through a new stage 1 (a fresh learning-rate schedule).
+
+The meteorology modality lists ``api``, the antecedent precipitation index
+(issue 15: the level of soil moisture that the rain of the previous days
+sets). ``--init`` accepts a model without it (the default shipped before it):
+every tensor whose name and shape match is copied, and the layers that read
+the input channels (the meteorology stem and the full-resolution path) keep
+the old weights in their matching channels and get zero for the new one, so
+the warm-started model starts out predicting exactly as the old one (checked
+on a training scene before training starts).
 """
 
 from __future__ import annotations
@@ -40,6 +49,7 @@ import torch
 import xarray as xr
 
 from xsoilmoist import metrics
+from xsoilmoist.catalogue import MODALITY_BANDS
 from xsoilmoist.inference import predict
 from xsoilmoist.model import SSMNet, SSMNetConfig
 from xsoilmoist.synthetic import simulate_scene
@@ -50,7 +60,7 @@ from xsoilmoist.training import (
     prepare_scene,
     pretrain,
 )
-from xsoilmoist.training.scenes import training_coverage
+from xsoilmoist.training.scenes import TrainingScene, band_statistics, training_coverage
 from xsoilmoist.weights import ModelCard, load_model, save_model
 
 REGIONS = ("farmland", "alpine_grassland", "arid_basin")
@@ -58,9 +68,14 @@ DEFAULT_OUTPUT = Path(__file__).resolve().parents[1] / "xsoilmoist" / "pretraine
 MAX_BYTES = 10 * 2**20
 
 #: The shipped network: ConvNeXt V2 stages of two blocks at 0.6 x atto's widths, small
-#: enough to ship (1.1 M parameters, 4.4 MiB) and to train in the CPU budget.
+#: enough to ship (1.1 M parameters, 4.4 MiB) and to train in the CPU budget; the
+#: meteorology modality reads the antecedent precipitation index ``api`` too.
 CONFIG = SSMNetConfig(
-    name="default-small", depths=(2, 2, 2, 2), dims=(24, 48, 96, 192), full_res_dim=16
+    name="default-small",
+    depths=(2, 2, 2, 2),
+    dims=(24, 48, 96, 192),
+    full_res_dim=16,
+    modalities={**MODALITY_BANDS, "meteorology": (*MODALITY_BANDS["meteorology"], "api")},
 )
 
 
@@ -181,7 +196,8 @@ DESCRIPTION = (
     "Default xsoilmoist model: a small masked ConvNeXt V2 regression U-Net "
     "(depths 2-2-2-2, widths 24-48-96-192) estimating 0-5 cm surface soil moisture "
     "(m3/m3) at 10 m from SAR (C-band; L-band optional), optical reflectance, "
-    "elevation and slope, LAI/FPAR, air temperature and precipitation, and the "
+    "elevation and slope, LAI/FPAR, air temperature, precipitation and the "
+    "antecedent precipitation index (api: without it the meteorology group is unused), and the "
     "day-of-year and location encodings. TRAINED ON SIMULATED SCENES ONLY "
     "(xsoilmoist.synthetic: farmland, alpine grassland and arid basin regimes, "
     "domain randomized: radar calibration offsets within +/-1.5 dB, incidence "
@@ -197,6 +213,95 @@ DESCRIPTION = (
 )
 
 
+def input_channels(config: SSMNetConfig, tensor: str) -> tuple[str, ...] | None:
+    """Names of the input channels of a layer that reads the bands (``None`` for others)."""
+    for modality, bands in config.modalities.items():
+        if tensor == f"stems.{modality}.conv.weight":
+            return bands
+    if tensor == "full_res.weight":  # the normalised bands, then one mask per modality
+        return (*config.bands, *(f"mask:{m}" for m in config.modalities))
+    return None
+
+
+def widened_tensor(name: str, old: torch.Tensor, new: torch.Tensor, configs) -> torch.Tensor:
+    """``old`` in the channels of ``new`` that it shares by name, zero in the others."""
+    old_names, new_names = (input_channels(config, name) for config in configs)
+    same_rest = old.shape[:1] + old.shape[2:] == new.shape[:1] + new.shape[2:]
+    if old_names is None or new_names is None or not same_rest:
+        raise SystemExit(f"--init: {name} is {tuple(old.shape)}, {tuple(new.shape)} here")
+    out = torch.zeros_like(new)
+    for channel, band in enumerate(new_names):
+        if band in old_names:
+            out[:, channel] = old[:, old_names.index(band)]
+    return out
+
+
+def widened(old: SSMNet, train: list[TrainingScene]) -> SSMNet:
+    """A :data:`CONFIG` network carrying ``old``'s weights, zero for the channels it lacks.
+
+    Bands ``old`` knows keep its normalisation; the new ones get the training scenes'.
+    """
+    mean, std = band_statistics(train)
+    previous = old.config
+    known = {
+        band: pair
+        for band, pair in zip(
+            previous.bands, zip(previous.band_mean, previous.band_std, strict=True), strict=True
+        )
+    }
+    fresh = zip(CONFIG.bands, zip(mean, std, strict=True), strict=True)
+    stats = [known.get(band, pair) for band, pair in fresh]
+    config = dataclasses.replace(
+        old.config,
+        modalities=CONFIG.modalities,
+        band_mean=tuple(m for m, _ in stats),
+        band_std=tuple(s for _, s in stats),
+    )
+    model = SSMNet(config)
+    state, old_state = model.state_dict(), old.state_dict()
+    if set(state) != set(old_state):
+        differ = sorted(set(state) ^ set(old_state))
+        raise SystemExit(f"--init: tensors {differ} are not in both networks")
+    for name, tensor in old_state.items():
+        if tensor.shape != state[name].shape:
+            tensor = widened_tensor(name, tensor, state[name], (old.config, config))
+        state[name] = tensor
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def assert_same_predictions(old: SSMNet, new: SSMNet, scene: TrainingScene) -> float:
+    """The largest difference (m3/m3) of the two models' maps of ``scene``'s first date."""
+    x = torch.from_numpy(scene.inputs[:1])
+    keep = [new.config.bands.index(band) for band in old.config.bands]
+    meta = torch.from_numpy(scene.meta[:1])
+    with torch.no_grad():
+        before, after = old.eval()(x[:, keep], meta), new.eval()(x, meta)
+    difference = float((before - after).abs().nan_to_num(0.0).max())
+    same_validity = bool((before.isnan() == after.isnan()).all())
+    assert same_validity and difference <= 1e-6, (difference, same_validity)
+    return difference
+
+
+def initial_model(init: str, train: list[TrainingScene]) -> SSMNet:
+    """``init``, widened to :data:`CONFIG`'s bands when it lacks some."""
+    old = load_model(init)
+    if old.config.bands == CONFIG.bands:
+        return old
+    model = widened(old, train)
+    difference = assert_same_predictions(old, model, train[0])
+    print(f"--init {init}: widened to {CONFIG.bands[-1:]}; same map (max diff {difference:.1e})")
+    return model
+
+
+WIDENED = (
+    "; it had no api: every tensor whose name and shape match was copied, and the "
+    "meteorology stem and the full-resolution path got its weights in their matching "
+    "channels and zero in the new api channel (so training started from a model "
+    "predicting exactly as it did)"
+)
+
+
 def checkpoint(args: argparse.Namespace, name: str) -> Path | None:
     """``DIR/name`` when checkpoints are asked for."""
     return args.checkpoints / name if args.checkpoints is not None else None
@@ -209,7 +314,7 @@ def run_stage1(plan: Plan, train, validation, args: argparse.Namespace):
         model = load_model(stage1_path.with_suffix(".safetensors"))
         print(f"resuming: stage 1 read from {stage1_path}")
         return model, model.card.training["stages"][0], None
-    start = load_model(args.init) if args.init else CONFIG
+    start = initial_model(args.init, train) if args.init else CONFIG
     partial = checkpoint(args, "pretrain")
     if args.resume and partial.with_suffix(".safetensors").exists():
         start = load_model(partial.with_suffix(".safetensors"))
@@ -257,7 +362,10 @@ def main() -> None:
     plan = QUICK if args.quick else SHORT if args.short else FULL
     initialised_from = "random (seeded)"
     if args.init:  # read now: the run may overwrite this very model at the end
-        initialised_from = f"{args.init} (sha256 {load_model(args.init).card.sha256})"
+        old = load_model(args.init)
+        initialised_from = f"{args.init} (sha256 {old.card.sha256})"
+        if old.config.bands != CONFIG.bands:
+            initialised_from += WIDENED
     start = time.perf_counter()
 
     probe = SSMNet(CONFIG)

@@ -71,11 +71,12 @@ def hourly_record(first_day, rain_mm: dict):
     return era5_tp(hours, metres)
 
 
-def test_api_is_an_optional_band_that_the_default_models_do_not_read():
+def test_api_is_an_optional_band_that_the_default_model_reads():
     assert BANDS["api"].modality == "meteorology" and BANDS["api"].units == "mm"
     assert all("api" not in bands for bands in MODALITY_BANDS.values())
-    model = xsoilmoist.load_model("default")
-    assert "api" not in model.config.bands
+    model = xsoilmoist.load_model("default")  # retrained with it (benchmarks/train_default.py)
+    assert model.config.modalities["meteorology"] == ("t2m", "tp", "api")
+    assert "api" in model.card.input_ranges
 
 
 def test_assemble_adds_api_from_an_hourly_record_hand_computed():
@@ -182,11 +183,15 @@ def test_simulated_api_the_same_lazily_and_in_memory():
     xr.testing.assert_identical(eager, lazy.compute())
 
 
-def test_default_model_predicts_the_same_with_or_without_api():
+def test_default_model_reads_api_and_without_it_ignores_meteorology_with_a_warning():
     ds = simulate_scene("farmland", shape=(64, 64), times=1, seed=0, coarse_resolution=320.0)
     with_api = xsoilmoist.predict(ds)
-    without = xsoilmoist.predict(ds.drop_vars("api"))
-    xr.testing.assert_identical(with_api, without)
+    drier = xsoilmoist.predict(ds.assign(api=ds["api"] * 0.5))  # within the trained range
+    assert float((drier - with_api).mean()) < -0.005  # less rain before: a drier map
+    with pytest.warns(InputWarning, match=r"'meteorology' is incomplete: \['api'\] missing"):
+        without = xsoilmoist.predict(ds.drop_vars("api"))
+    no_meteorology = xsoilmoist.predict(ds.drop_vars(["api", "t2m", "tp"]))
+    xr.testing.assert_identical(without, no_meteorology)
 
 
 def test_a_model_that_lists_api_reads_it():
