@@ -6,8 +6,8 @@ minutes per round at 4096 x 4096 on 2 cores).
 Writes a synthetic multi-product input to a temp dir: Sentinel-1 VV/VH (10 m,
 float32 dB) and Sentinel-2 B02/B03/B04/B08 (10 m, uint16 DN) as one tiled
 GeoTIFF per band, B11/B12 and SCL at 20 m, a 30 m DEM, and an hourly
-ERA5-like t2m/tp netCDF on a 0.1 degree grid. Then, each in a subprocess (peak
-resident memory from ``VmHWM``):
+ERA5-like t2m/tp netCDF on a 0.1 degree grid reaching 30 days back (for
+``api``). Then, each in a subprocess (peak resident memory from ``VmHWM``):
 
 1. ``assemble`` of the files, written to zarr (the assembly's own throughput);
 2. ``predict`` on that pre-assembled zarr scene, written to zarr (predict alone);
@@ -76,7 +76,8 @@ def write_inputs(folder: Path, size: int) -> list[str]:
     _raster(scl, 20.0, "SCL").rio.to_raster(s2 / f"S2A_MSIL2A_{S2_TIME}_SCL.tif", **profile)
     dem = (200 + 300 * _field(size // 3, 40)).astype("f4")
     _raster(dem, 30.0, "dem").assign_attrs(units="m").rio.to_raster(folder / "dem.tif", **profile)
-    hours = pd.date_range("2021-06-10", periods=25, freq="h")
+    # 30 days of hours before the SAR day, so that assemble derives api (the default reads it)
+    hours = pd.date_range("2021-05-11", periods=31 * 24 + 1, freq="h")
     lat, lon = np.arange(48.5, 47.0, -0.1), np.arange(12.5, 14.5, 0.1)
     shape = (hours.size, lat.size, lon.size)
     era5 = xr.Dataset(

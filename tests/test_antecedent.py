@@ -188,7 +188,9 @@ def test_default_model_reads_api_and_without_it_ignores_meteorology_with_a_warni
     with_api = xsoilmoist.predict(ds)
     drier = xsoilmoist.predict(ds.assign(api=ds["api"] * 0.5))  # within the trained range
     assert float((drier - with_api).mean()) < -0.005  # less rain before: a drier map
-    with pytest.warns(InputWarning, match=r"'meteorology' is incomplete: \['api'\] missing"):
+    with pytest.warns(
+        InputWarning, match=r"'meteorology' is incomplete: \['api'\] missing.*assemble derives it"
+    ):
         without = xsoilmoist.predict(ds.drop_vars("api"))
     no_meteorology = xsoilmoist.predict(ds.drop_vars(["api", "t2m", "tp"]))
     xr.testing.assert_identical(without, no_meteorology)

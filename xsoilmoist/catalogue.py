@@ -43,6 +43,9 @@ class Band:
         Units assumed when a variable carries no ``units`` attribute, where the
         product convention settles them (ERA5 ``t2m`` is in K); ``None`` when it
         does not, and missing units are an error.
+    how_to_get
+        For a band that no product delivers as such, how to get it (named in
+        the warnings about it).
     """
 
     name: str
@@ -51,6 +54,7 @@ class Band:
     valid_range: tuple[float, float]
     long_name: str
     default_units: str | None = None
+    how_to_get: str | None = None
 
 
 _REFLECTANCE = (0.0, 1.0)
@@ -88,7 +92,17 @@ BANDS: dict[str, Band] = {
         Band("tp", "meteorology", "mm", (0.0, 1000.0), "total precipitation", "m"),
         # Optional: not in MODALITY_BANDS (the default models' inputs); a model lists it
         # in its own modalities. Kohler & Linsley's index of the days before (assemble).
-        Band("api", "meteorology", "mm", (0.0, 5000.0), "antecedent precipitation index"),
+        Band(
+            "api",
+            "meteorology",
+            "mm",
+            (0.0, 5000.0),
+            "antecedent precipitation index",
+            how_to_get=(
+                "xsoilmoist.assemble derives it from an ERA5 total-precipitation record "
+                "reaching 29 days before each SAR date"
+            ),
+        ),
     ]
 }
 

@@ -211,6 +211,11 @@ def inspect_metadata(
             f"modality {modality!r} is incomplete: {missing} missing (accepted names: {names}); "
             f"the model ignores the whole modality. Add the missing bands or drop the others"
         )
+        hints = [
+            f"{b}: {BANDS[b].how_to_get}" for b in missing if b in BANDS and BANDS[b].how_to_get
+        ]
+        if hints:
+            message += " (" + "; ".join(hints) + ")"
         (findings.errors if modality in required else findings.warnings).append(message)
     findings.errors.extend(_integer_reflectance(ds, plan))
     findings.warnings.extend(_assumed_units(plan))
@@ -263,60 +268,37 @@ def _integer_reflectance(ds: xr.Dataset, plan: StandardizationPlan) -> list[str]
     return out
 
 
-def _block_counts(values: np.ndarray, limits: np.ndarray) -> np.ndarray:
-    """Counts (:data:`COUNTS`) of one ``(band, time, y, x)`` block, ``(band, time, 1, 1, 4)``.
-
-    ``limits`` holds each band's plausible and trained ranges, ``(band, 4)``.
-    """
-    valid = np.isfinite(values)
-    low, high, t_low, t_high = (limits[:, k, None, None, None] for k in range(4))
-    with np.errstate(invalid="ignore"):
-        counts = (
-            np.broadcast_to(values.shape[2] * values.shape[3], values.shape[:2]),
-            valid.sum(axis=(2, 3)),
-            (valid & ((values < low) | (values > high))).sum(axis=(2, 3)),
-            (valid & ((values < t_low) | (values > t_high))).sum(axis=(2, 3)),
-        )
-    return np.stack(counts, axis=-1).astype(np.float64)[:, :, None, None, :]
-
-
 def value_counts(std: xr.Dataset, bands: Sequence[str], plan: ScenePlan | None = None) -> da.Array:
     """Lazy counts per band and time step, shape ``(band, time, len(COUNTS))``.
 
     The counts (:data:`COUNTS`) are the pixels of the grid, the valid ones
     (finite after standardization), the valid ones outside
     :data:`PLAUSIBLE_RANGES` and those outside the model's trained range.
-    One pass over the bands stacked, block by block, then summed.
     """
     plan = plan or ScenePlan.of(std, bands)
-    if not plan.bands:
-        return da.zeros((0, len(plan.times), len(COUNTS)))
     y_dim, x_dim = spatial_dims(std)
-    layers = []
+    n_time = len(plan.times)
+    rows = []
     for band in plan.bands:
         values = std[band]
         if "time" not in values.dims:
-            values = values.expand_dims(time=len(plan.times))
-        layers.append(da.asarray(values.transpose("time", y_dim, x_dim).data))
-    stack = da.stack(layers).rechunk({0: -1, 1: 1})
-    limits = np.array(
-        [
-            (
-                *PLAUSIBLE_RANGES.get(b, (-np.inf, np.inf)),
-                *plan.trained_ranges.get(b, (-np.inf, np.inf)),
-            )
-            for b in plan.bands
-        ],
-        dtype=np.float64,
-    )
-    per_block = stack.map_blocks(
-        _block_counts,
-        limits,
-        chunks=(*stack.chunks[:2], (1,) * len(stack.chunks[2]), (1,) * len(stack.chunks[3]), 4),
-        new_axis=4,
-        dtype=np.float64,
-    )
-    return per_block.sum(axis=(2, 3))
+            values = values.expand_dims(time=n_time)
+        values = values.transpose("time", y_dim, x_dim).data
+        values = da.asarray(values)
+        pixels = da.full((n_time,), values.shape[1] * values.shape[2], dtype=np.float64)
+        valid = da.isfinite(values)
+        low, high = PLAUSIBLE_RANGES.get(band, (-np.inf, np.inf))
+        t_low, t_high = plan.trained_ranges.get(band, (-np.inf, np.inf))
+        counts = [
+            pixels,
+            valid.sum(axis=(1, 2)),
+            (valid & ((values < low) | (values > high))).sum(axis=(1, 2)),
+            (valid & ((values < t_low) | (values > t_high))).sum(axis=(1, 2)),
+        ]
+        rows.append(da.stack([c.astype(np.float64) for c in counts], axis=-1))
+    if not rows:
+        return da.zeros((0, n_time, len(COUNTS)))
+    return da.stack(rows)
 
 
 def judge_counts(counts: np.ndarray, plan: ScenePlan) -> InputFindings:

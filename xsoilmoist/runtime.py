@@ -71,12 +71,12 @@ __all__ = [
 #: Values of ``precision``.
 PRECISIONS = ("auto", "float32", "bfloat16")
 #: Pixels (time steps x scene) from which ``compile=None`` runs the compiled package when
-#: the disk cache holds it: loading takes milliseconds, so from about one tile's worth.
-COMPILE_MIN_PIXELS = 1_000_000
-#: The same when the package must be built first (about 80 s on 2 cores, once per model,
-#: precision and tile shape): the break-even against float32 eager, measured by
-#: benchmarks/inference.py (docs/inference.rst has the run).
-COMPILE_MIN_PIXELS_COLD = 100_000_000
+#: the disk cache holds it: the break-even of loading it in a fresh process (5.9 s) against
+#: the time bfloat16 compiled saves over float32 eager, 5.2 MP measured by
+#: benchmarks/inference.py on 2 idle cores (docs/inference.rst has the run).
+COMPILE_MIN_PIXELS = 5_000_000
+#: The same when the package must be built first (82 s in that run, 14 times the load).
+COMPILE_MIN_PIXELS_COLD = 75_000_000
 #: Environment variable overriding :func:`compile_cache_dir`'s base folder.
 COMPILE_DIR_ENV = "XSOILMOIST_COMPILE_DIR"
 #: CPU flags (``/proc/cpuinfo``) of native bfloat16 arithmetic.
