@@ -29,3 +29,21 @@ def raise_if_dask_computes(max_computes: int = 0):
     scheduler = CountingScheduler(max_computes)
     with dask.config.set(scheduler=scheduler):
         yield scheduler
+
+
+def raster(
+    values, *, x0=400000.0, y0=5300000.0, res=10.0, crs="EPSG:32633", name="v", times=None, **attrs
+):
+    """A (time, y, x) or (y, x) DataArray with pixel-centre coords from the top-left corner."""
+    import numpy as np
+    import rioxarray  # noqa: F401  (registers .rio)
+    import xarray as xr
+
+    values = np.asarray(values)
+    ny, nx = values.shape[-2:]
+    coords = {"y": y0 - res * (np.arange(ny) + 0.5), "x": x0 + res * (np.arange(nx) + 0.5)}
+    dims = ("y", "x")
+    if times is not None:
+        coords["time"] = np.asarray(times, dtype="datetime64[ns]")
+        dims = ("time", "y", "x")
+    return xr.DataArray(values, dims=dims, coords=coords, name=name, attrs=attrs).rio.write_crs(crs)

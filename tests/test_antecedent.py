@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 import xarray as xr
-from helpers import raise_if_dask_computes
+from helpers import raise_if_dask_computes, raster
 
 import xsoilmoist
 from xsoilmoist.assembly.antecedent import API_DAYS, API_RECESSION
@@ -19,17 +19,6 @@ K = API_RECESSION
 DAY = np.datetime64("2021-06-10", "ns")
 T_SAR = DAY + np.timedelta64(17, "h")
 ONE_DAY = np.timedelta64(1, "D")
-
-
-def raster(values, *, x0, y0, res, crs, name, times=None, **attrs):
-    values = np.asarray(values)
-    ny, nx = values.shape[-2:]
-    coords = {"y": y0 - res * (np.arange(ny) + 0.5), "x": x0 + res * (np.arange(nx) + 0.5)}
-    dims = ("y", "x")
-    if times is not None:
-        coords["time"] = np.asarray(times, dtype="datetime64[ns]")
-        dims = ("time", "y", "x")
-    return xr.DataArray(values, dims=dims, coords=coords, name=name, attrs=attrs).rio.write_crs(crs)
 
 
 def sar(times=(T_SAR,), n=16):

@@ -10,7 +10,7 @@ import numpy as np
 import pooch
 import pytest
 import xarray as xr
-from helpers import raise_if_dask_computes
+from helpers import raise_if_dask_computes, raster
 from pyproj import Transformer
 
 import xsoilmoist
@@ -23,19 +23,6 @@ pytest.importorskip("odc.geo")
 UTM = "EPSG:32633"
 T_SAR = np.datetime64("2021-06-10T16:50:00", "ns")
 BASELINE = "02.05"  # BigEarthNet L2A (2017-2018): before baseline 04.00, no DN offset
-
-
-def raster(values, *, x0=400000.0, y0=5300000.0, res=10.0, crs=UTM, name="v", times=None, **attrs):
-    """A (time, y, x) or (y, x) DataArray with pixel-centre coords from the top-left corner."""
-    values = np.asarray(values)
-    ny, nx = values.shape[-2:]
-    coords = {"y": y0 - res * (np.arange(ny) + 0.5), "x": x0 + res * (np.arange(nx) + 0.5)}
-    dims = ("y", "x")
-    if times is not None:
-        coords["time"] = np.asarray(times, dtype="datetime64[ns]")
-        dims = ("time", "y", "x")
-    da = xr.DataArray(values, dims=dims, coords=coords, name=name, attrs=attrs)
-    return da.rio.write_crs(crs)
 
 
 def sar(times=(T_SAR,), n=40, res=10.0, **kw):
