@@ -173,7 +173,11 @@ def format_table(title: str, rows: Sequence[tuple[str, dict]]) -> str:
         f"{'variant':<40} {'R2':>7} {'RMSE':>7} {'ubRMSE':>7} {'MAE':>7} {'bias':>7}"
         f" | {'stn R2':>7} {'stn ubRMSE':>10}"
     )
-    lines = [title, "", "scores against the truth at every test pixel (m3/m3) | at test stations"]
+    lines = [
+        title,
+        "",
+        "scores against the truth at every pixel of SIMULATED test scenes (m3/m3) | at stations",
+    ]
     lines += [header, "-" * len(header)]
     for name, scores in rows:
         t, s = scores["truth"], scores["stations"]
