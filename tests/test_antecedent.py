@@ -189,7 +189,6 @@ def test_a_model_that_lists_api_reads_it():
     import torch
 
     from xsoilmoist import predict
-    from xsoilmoist.catalogue import MODALITY_BANDS
     from xsoilmoist.model import SSMNet, SSMNetConfig
 
     modalities = {**MODALITY_BANDS, "meteorology": ("t2m", "tp", "api")}

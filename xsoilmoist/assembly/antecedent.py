@@ -26,9 +26,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 import xarray as xr
 
+from xsoilmoist.assembly.timing import day_start, record_step, steps_of_day
 from xsoilmoist.catalogue import BANDS
 
 __all__ = ["API_DAYS", "API_RECESSION", "API_RULE", "antecedent_index", "api_weights"]
@@ -64,10 +64,6 @@ def api_weights() -> np.ndarray:
     return API_RECESSION ** np.arange(API_DAYS, dtype=np.float64)
 
 
-def _day_start(when) -> np.datetime64:
-    return np.datetime64(pd.Timestamp(when).floor("D").to_datetime64(), "ns")
-
-
 def _daily_total(da: xr.DataArray, start: np.datetime64, step, daily: bool):
     """The total of the UTC day from ``start``, or ``None`` if the record does not cover it whole.
 
@@ -75,11 +71,9 @@ def _daily_total(da: xr.DataArray, start: np.datetime64, step, daily: bool):
     accumulations end at their time stamp): the sum of the steps in
     ``(start, start + 1 day]``, which must cover the day.
     """
-    obs = da["time"].values
+    inside = steps_of_day(da["time"].values, start, accumulated=not daily)
     if daily:
-        inside = np.flatnonzero((obs >= start) & (obs < start + _DAY))
         return da.isel(time=inside[0], drop=True) if inside.size else None
-    inside = np.flatnonzero((obs > start) & (obs <= start + _DAY))
     if inside.size * step < _DAY:
         return None
     return da.isel(time=inside).sum("time", min_count=1)
@@ -87,7 +81,7 @@ def _daily_total(da: xr.DataArray, start: np.datetime64, step, daily: bool):
 
 def _needed_days(times: np.ndarray) -> dict[np.datetime64, list[np.datetime64]]:
     """For each SAR day, the days of its sum, the day before first."""
-    days = dict.fromkeys(_day_start(t) for t in times)
+    days = dict.fromkeys(day_start(t) for t in times)
     return {day: [day - i * _DAY for i in range(1, API_DAYS + 1)] for day in days}
 
 
@@ -110,8 +104,7 @@ def antecedent_index(tp: xr.DataArray, times: np.ndarray) -> tuple[xr.DataArray 
     >>> float(api.squeeze())
     10.0
     """
-    obs = tp["time"].values
-    step = np.median(np.diff(obs)) if obs.size > 1 else _DAY
+    step = record_step(tp["time"].values, _DAY)
     daily = step >= _DAY
     needed = _needed_days(times)
     totals = {
@@ -134,7 +127,7 @@ def antecedent_index(tp: xr.DataArray, times: np.ndarray) -> tuple[xr.DataArray 
         day: (xr.concat([totals[d] for d in lags], dim="lag") * weights).sum("lag", skipna=False)
         for day, lags in needed.items()
     }
-    parts = [per_day[_day_start(t)].astype(np.float32) for t in times]
+    parts = [per_day[day_start(t)].astype(np.float32) for t in times]
     api = xr.concat(parts, dim=xr.DataArray(times, dims="time", name="time"))
     api.attrs = {
         **tp.attrs,

@@ -100,8 +100,27 @@ def optical_composite(
     return {name: _stack(parts, times) for name, parts in out.items()}, note
 
 
-def _step(obs: np.ndarray, default: np.timedelta64) -> np.timedelta64:
+def record_step(obs: np.ndarray, default: np.timedelta64) -> np.timedelta64:
+    """The typical step of the record times ``obs`` (their median spacing), or ``default``."""
     return np.median(np.diff(obs)) if obs.size > 1 else default
+
+
+def day_start(when) -> np.datetime64:
+    """The start (00 UTC) of the day of ``when``, as ``datetime64[ns]``."""
+    return np.datetime64(pd.Timestamp(when).floor("D").to_datetime64(), "ns")
+
+
+def steps_of_day(obs: np.ndarray, start: np.datetime64, accumulated: bool) -> np.ndarray:
+    """Indices of the record times ``obs`` that make up the UTC day from ``start``.
+
+    Values valid at their time stamp: those in ``[start, start + 1 day)``.
+    Accumulations ending at their time stamp (ERA5's sub-daily ``tp``): those
+    in ``(start, start + 1 day]``.
+    """
+    day = np.timedelta64(1, "D")
+    if accumulated:
+        return np.flatnonzero((obs > start) & (obs <= start + day))
+    return np.flatnonzero((obs >= start) & (obs < start + day))
 
 
 def daily_meteorology(
@@ -114,16 +133,13 @@ def daily_meteorology(
     whole day).
     """
     obs = da["time"].values
-    step = _step(obs, np.timedelta64(1, "D"))
+    step = record_step(obs, np.timedelta64(1, "D"))
     daily = step >= np.timedelta64(1, "D")
     per_time, notes, missing, problems = [], [], set(), []
     day = np.timedelta64(1, "D")
     for when in times:
-        start = np.datetime64(pd.Timestamp(when).floor("D").to_datetime64(), "ns")
-        if daily or band != "tp":
-            inside = np.flatnonzero((obs >= start) & (obs < start + day))
-        else:
-            inside = np.flatnonzero((obs > start) & (obs <= start + day))
+        start = day_start(when)
+        inside = steps_of_day(obs, start, accumulated=band == "tp" and not daily)
         if inside.size == 0:
             per_time.append(_empty_like(da))
             missing.add(str(start)[:10])
@@ -149,7 +165,7 @@ def vegetation_composite(
 ) -> tuple[xr.DataArray, str]:
     """The latest composite starting at or before each time, within one composite period."""
     obs = da["time"].values
-    period = _step(obs, np.timedelta64(8, "D")) if period is None else period
+    period = record_step(obs, np.timedelta64(8, "D")) if period is None else period
     per_time, notes = [], []
     for when in times:
         inside = np.flatnonzero((obs <= when) & (when - obs < period))
