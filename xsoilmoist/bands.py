@@ -27,7 +27,7 @@ from xsoilmoist.catalogue import (
 )
 from xsoilmoist.errors import GridError, InputError, InputTypeError, StandardizeError, UnitError
 from xsoilmoist.grid import spatial_dims
-from xsoilmoist.units import check_convertible, convert, same_units
+from xsoilmoist.units import check_convertible, convert_values, same_units
 
 __all__ = [
     "DERIVATIONS",
@@ -74,9 +74,24 @@ def _slope(bands: Mapping[str, xr.DataArray]) -> xr.DataArray:
         ) from None
 
 
-def _ndvi(bands: Mapping[str, xr.DataArray]) -> xr.DataArray:
-    total = bands["nir"] + bands["red"]
-    return (bands["nir"] - bands["red"]) / total.where(total > 0)
+def _ndvi_values(nir: np.ndarray, red: np.ndarray) -> np.ndarray:
+    total = nir + red
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (nir - red) / np.where(total > 0, total, np.nan)
+
+
+def _elementwise(function: Callable, *inputs: str) -> Callable:
+    """A derivation computing ``function`` of the named bands, one dask task per chunk."""
+
+    def compute(bands: Mapping[str, xr.DataArray]) -> xr.DataArray:
+        return xr.apply_ufunc(
+            function,
+            *(bands[name] for name in inputs),
+            dask="parallelized",
+            output_dtypes=[np.float32],
+        )
+
+    return compute
 
 
 @dataclass(frozen=True)
@@ -91,8 +106,10 @@ class Derivation:
 #: Bands derived when absent, by name.
 DERIVATIONS: dict[str, Derivation] = {
     "slope": Derivation(("elevation",), "Horn's slope of elevation", _slope),
-    "ndvi": Derivation(("nir", "red"), "(nir - red) / (nir + red)", _ndvi),
-    "vh_vv": Derivation(("vh", "vv"), "vh - vv", lambda bands: bands["vh"] - bands["vv"]),
+    "ndvi": Derivation(
+        ("nir", "red"), "(nir - red) / (nir + red)", _elementwise(_ndvi_values, "nir", "red")
+    ),
+    "vh_vv": Derivation(("vh", "vv"), "vh - vv", _elementwise(np.subtract, "vh", "vv")),
 }
 
 
@@ -401,40 +418,61 @@ def _on_grid(name: str, da: xr.DataArray, plan: StandardizationPlan, ds: xr.Data
     return True
 
 
-def _fill_mask(da: xr.DataArray, source: BandSource) -> xr.DataArray | None:
-    """Boolean DataArray, True where the raw value is a fill value (``None``: no fill)."""
-    masks = []
-    for key in _FILL_ATTRS:
-        value = da.attrs.get(key)
-        if value is not None and np.isfinite(float(value)):
-            masks.append(da == value)
+def _fill_values(da: xr.DataArray) -> tuple[float, ...]:
+    """The finite fill values the attrs declare (``_FillValue``, ``missing_value``, ``nodata``)."""
+    values = (da.attrs.get(key) for key in _FILL_ATTRS)
+    return tuple(float(v) for v in values if v is not None and np.isfinite(float(v)))
+
+
+def _decode_block(
+    raw: np.ndarray, dn_offset: np.ndarray | float = 0.0, *, source: BandSource, fills: tuple
+) -> np.ndarray:
+    """One block of a source variable as its canonical band: float32, NaN where invalid.
+
+    Fill values (compared in the raw dtype) and the integer coding's fill
+    range become NaN; the CF packing or the DN coding is decoded in float64
+    (exact for 16-bit DN), converted to the band's units, rounded once to
+    float32, and values outside the band's valid range become NaN. One numpy
+    pass per block: the whole decoding is one dask task per chunk.
+    """
+    fill = np.zeros(raw.shape, dtype=bool)
+    for value in fills:
+        fill |= raw == value
     if source.coding is not None and source.coding.fill is not None:
         low, high = source.coding.fill
-        masks.append((da >= low) & (da <= high))
-    if not masks:
-        return None
-    out = masks[0]
-    for mask in masks[1:]:
-        out = out | mask
-    return out
-
-
-def _apply_source(da: xr.DataArray, source: BandSource) -> xr.DataArray:
-    band = source.band
-    fill = _fill_mask(da, source)
-    # Decode in float64 (exact for 16-bit DN), round once to float32 in convert().
-    values = da.astype(np.float64) if source.cf_packing or source.coding else da
-    if fill is not None:
-        values = values.where(~fill)
+        fill |= (raw >= low) & (raw <= high)
+    values = np.array(raw, dtype=np.float64)
+    values[fill] = np.nan
     if source.cf_packing is not None:
         scale, offset = source.cf_packing
         values = values * scale + offset
     elif source.coding is not None:
-        values = (values + source.dn_offset) * source.coding.scale
-    values = convert(values, source.physical_units, band.units)
-    low, high = band.valid_range
-    values = values.where((values >= low) & (values <= high))
-    return _with_band_attrs(values, da.attrs, band, source.source, source.source_units, source)
+        values = (values + dn_offset) * source.coding.scale
+    src, dst = check_convertible(source.physical_units, source.band.units)
+    out = values.astype(np.float32) if src == dst else convert_values(values, src, dst)
+    return _within_range(out, *source.band.valid_range)
+
+
+def _within_range(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    """``values`` as float32 with NaN outside ``[low, high]`` (NaN stays NaN)."""
+    out = np.array(values, dtype=np.float32)
+    with np.errstate(invalid="ignore"):
+        out[~((out >= low) & (out <= high))] = np.nan
+    return out
+
+
+def _apply_source(da: xr.DataArray, source: BandSource) -> xr.DataArray:
+    kwargs = {"source": source, "fills": _fill_values(da)}
+    offset = source.dn_offset
+    if isinstance(offset, xr.DataArray):  # per time: an input the ufunc broadcasts
+        args = (da, offset)
+    else:
+        args, kwargs["dn_offset"] = (da,), offset
+    values = xr.apply_ufunc(
+        _decode_block, *args, kwargs=kwargs, dask="parallelized", output_dtypes=[np.float32]
+    )
+    band, name, units = source.band, source.source, source.source_units
+    return _with_band_attrs(values, da.attrs, band, name, units, source)
 
 
 def _with_band_attrs(values, original_attrs, band, source_name, source_units, source=None):
@@ -452,8 +490,13 @@ def _with_band_attrs(values, original_attrs, band, source_name, source_units, so
 def _derive(name: str, out: dict[str, xr.DataArray]) -> xr.DataArray:
     band = BANDS[name]
     derivation = DERIVATIONS[name]
-    values = derivation.compute(out).astype(np.float32)
-    values = values.where((values >= band.valid_range[0]) & (values <= band.valid_range[1]))
+    values = xr.apply_ufunc(
+        _within_range,
+        derivation.compute(out),
+        *band.valid_range,
+        dask="parallelized",
+        output_dtypes=[np.float32],
+    )
     values.attrs = {
         "units": band.units,
         "long_name": band.long_name,

@@ -42,6 +42,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import dask.array as da
+import numba
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -268,12 +269,31 @@ def _integer_reflectance(ds: xr.Dataset, plan: StandardizationPlan) -> list[str]
     return out
 
 
+@numba.njit(cache=True, nogil=True)
+def _count_block(values, low, high, t_low, t_high):
+    """Valid, implausible and untrained pixels per time step of a ``(time, y, x)`` block."""
+    n_t, n_y, n_x = values.shape
+    out = np.zeros((n_t, 1, 1, 3))
+    for t in range(n_t):
+        for i in range(n_y):
+            for j in range(n_x):
+                v = values[t, i, j]
+                if np.isfinite(v):
+                    out[t, 0, 0, 0] += 1.0
+                    if v < low or v > high:
+                        out[t, 0, 0, 1] += 1.0
+                    if v < t_low or v > t_high:
+                        out[t, 0, 0, 2] += 1.0
+    return out
+
+
 def value_counts(std: xr.Dataset, bands: Sequence[str], plan: ScenePlan | None = None) -> da.Array:
     """Lazy counts per band and time step, shape ``(band, time, len(COUNTS))``.
 
     The counts (:data:`COUNTS`) are the pixels of the grid, the valid ones
     (finite after standardization), the valid ones outside
-    :data:`PLAUSIBLE_RANGES` and those outside the model's trained range.
+    :data:`PLAUSIBLE_RANGES` and those outside the model's trained range:
+    one pass (numba, without the GIL) and one task per chunk of each band.
     """
     plan = plan or ScenePlan.of(std, bands)
     y_dim, x_dim = spatial_dims(std)
@@ -283,19 +303,20 @@ def value_counts(std: xr.Dataset, bands: Sequence[str], plan: ScenePlan | None =
         values = std[band]
         if "time" not in values.dims:
             values = values.expand_dims(time=n_time)
-        values = values.transpose("time", y_dim, x_dim).data
-        values = da.asarray(values)
-        pixels = da.full((n_time,), values.shape[1] * values.shape[2], dtype=np.float64)
-        valid = da.isfinite(values)
-        low, high = PLAUSIBLE_RANGES.get(band, (-np.inf, np.inf))
-        t_low, t_high = plan.trained_ranges.get(band, (-np.inf, np.inf))
-        counts = [
-            pixels,
-            valid.sum(axis=(1, 2)),
-            (valid & ((values < low) | (values > high))).sum(axis=(1, 2)),
-            (valid & ((values < t_low) | (values > t_high))).sum(axis=(1, 2)),
-        ]
-        rows.append(da.stack([c.astype(np.float64) for c in counts], axis=-1))
+        values = da.asarray(values.transpose("time", y_dim, x_dim).data)
+        bounds = (
+            *PLAUSIBLE_RANGES.get(band, (-np.inf, np.inf)),
+            *plan.trained_ranges.get(band, (-np.inf, np.inf)),
+        )
+        per_chunk = values.map_blocks(
+            _count_block,
+            *(float(b) for b in bounds),
+            new_axis=3,
+            chunks=(values.chunks[0], (1,) * values.numblocks[1], (1,) * values.numblocks[2], 3),
+            dtype=np.float64,
+        )
+        pixels = da.full((n_time, 1), values.shape[1] * values.shape[2], dtype=np.float64)
+        rows.append(da.concatenate([pixels, per_chunk.sum(axis=(1, 2))], axis=1))
     if not rows:
         return da.zeros((0, n_time, len(COUNTS)))
     return da.stack(rows)

@@ -28,6 +28,7 @@ extended region; stage 2
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -37,7 +38,6 @@ import numpy as np
 from dask.array.optimization import optimize
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
-from dask.local import get_sync
 from dask.optimization import cull
 
 from xsoilmoist.errors import InputError
@@ -260,8 +260,8 @@ def _pieces(bounds: np.ndarray, start: int, stop: int) -> list[tuple[int, slice,
 
 def _fill_block(chunks: list[np.ndarray], places: list, shape: tuple[int, ...]) -> np.ndarray:
     block = np.empty(shape, dtype=np.float32)
-    for chunk, (src_y, src_x, dst_y, dst_x) in zip(chunks, places, strict=True):
-        block[..., dst_y, dst_x] = chunk[..., src_y, src_x]
+    for chunk, (bands, src_y, src_x, dst_y, dst_x) in zip(chunks, places, strict=True):
+        block[:, bands, dst_y, dst_x] = chunk[..., src_y, src_x]
     return block
 
 
@@ -289,7 +289,9 @@ class _GraphInTask:
     def compute(self, literals: list) -> list:
         graph = dict(self.graph)
         graph.update(zip(self.literals, literals, strict=True))
-        return get_sync(graph, self.keys)
+        # The plain executor (topological order, intermediates freed as they are used): no
+        # thread pool or queue as in dask.local.get_sync, half the time per block.
+        return dask.core.get(graph, self.keys)
 
 
 def _read_block(source: _GraphInTask, literals: list, places: list, shape: tuple) -> np.ndarray:
@@ -337,8 +339,10 @@ def overlapping_blocks(
     >>> blocks.chunks[2:], float(blocks[0, 0, 2, 2].compute())  # lead 1, margin 1: pixel (0, 0)
     (((10,), (10,)), 0.0)
     """
-    data = data.astype(np.float32).rechunk({0: 1, 1: -1})
+    data = data.astype(np.float32).rechunk({0: 1})
     n_t, n_bands, n_y, n_x = data.shape
+    band_bounds = np.cumsum((0, *data.chunks[1]))
+    bands = [slice(int(lo), int(hi)) for lo, hi in itertools.pairwise(band_bounds)]
     half = plan.half
     y_chunks = plan.block_chunks(plan.padded_length(n_y), block_tiles)
     x_chunks = plan.block_chunks(plan.padded_length(n_x), block_tiles)
@@ -353,10 +357,11 @@ def overlapping_blocks(
         x_start = -plan.lead(n_x)
         for j, width in enumerate(x_chunks):
             cols = _pieces(x_bounds, x_start - half, x_start + width + half)
-            places = [(sy, sx, dy, dx) for _, sy, dy in rows for _, sx, dx in cols]
+            pieces = [(b, ry, rx) for b in range(len(bands)) for ry in rows for rx in cols]
+            places = [(bands[b], sy, sx, dy, dx) for b, (_, sy, dy), (_, sx, dx) in pieces]
             shape = (1, n_bands, height + 2 * half, width + 2 * half)
             for t in range(n_t):
-                keys = [(data.name, t, 0, ci, cj) for ci, _, _ in rows for cj, _, _ in cols]
+                keys = [(data.name, t, b, ry[0], rx[0]) for b, ry, rx in pieces]
                 if source is None:
                     task = (_fill_block, keys, places, shape)
                 else:

@@ -17,7 +17,15 @@ import xarray as xr
 
 from xsoilmoist.errors import UnitError
 
-__all__ = ["UnitError", "check_convertible", "convert", "parse_units", "same_units", "ureg"]
+__all__ = [
+    "UnitError",
+    "check_convertible",
+    "convert",
+    "convert_values",
+    "parse_units",
+    "same_units",
+    "ureg",
+]
 
 #: The package's unit registry. Offset units (degC) convert through base units.
 ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
@@ -120,7 +128,16 @@ def check_convertible(source: str, target: str) -> tuple[pint.Unit, pint.Unit]:
     return src, dst
 
 
-def _convert_block(values: np.ndarray, source: pint.Unit, target: pint.Unit) -> np.ndarray:
+def convert_values(values: np.ndarray, source: pint.Unit, target: pint.Unit) -> np.ndarray:
+    """``values`` (numpy) converted from pint unit ``source`` to ``target``, as float32.
+
+    The conversion runs in float64; the result is rounded once.
+
+    Examples
+    --------
+    >>> convert_values(np.array([0.01, 1.0]), *check_convertible("1", "dB")).tolist()
+    [-20.0, 0.0]
+    """
     with np.errstate(divide="ignore", invalid="ignore"):  # 0 linear power -> -inf dB
         magnitude = ureg.Quantity(np.asarray(values, dtype=np.float64), source).to(target).magnitude
     return np.asarray(magnitude, dtype=np.float32)
@@ -150,7 +167,7 @@ def convert(da: xr.DataArray, source: str, target: str) -> xr.DataArray:
         out = da.astype(np.float32)
     else:
         out = xr.apply_ufunc(
-            _convert_block,
+            convert_values,
             da,
             kwargs={"source": src, "target": dst},
             dask="parallelized",
