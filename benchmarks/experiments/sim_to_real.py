@@ -13,7 +13,8 @@ real observations differ from the simulator, on purpose:
   darkening with moisture;
 - a radiometric calibration offset of +1.5 dB on VV and VH;
 - another season: 20 dates every 5 days from 2 April 2022 (spring, mostly
-  bare fields), where the default model saw June to September.
+  bare fields), where the default model's training scenes start from
+  mid-April.
 
 One shifted farmland scene with 16 stations. Each station's first 70 % of
 dates (14) are for fine-tuning (``finetune`` holds out part of them for
