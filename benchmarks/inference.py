@@ -23,7 +23,7 @@ Prints, measured side by side in one run on the same model:
    tile-core borders over that across other lines, on a smooth scene; 1.0
    means no seam);
 3. peak resident memory and throughput of a subprocess predicting a dask
-   scene streamed from zarr to zarr (16 bands, ``predict``'s default runtime,
+   scene streamed from zarr to zarr (17 bands, ``predict``'s default runtime,
    loading compiled code from the disk cache when it compiles) at each
    ``--memory-sizes`` edge length, and its growth.
 
@@ -65,6 +65,7 @@ BANDS = (
     "fpar",
     "t2m",
     "tp",
+    "api",
     "hh",
     "hv",
 )
@@ -78,6 +79,7 @@ UNITS = {
     "lai": "m2 m-2",
     "t2m": "degC",
     "tp": "mm",
+    "api": "mm",
 }
 MEANS = {
     "vv": -12,
@@ -96,11 +98,15 @@ MEANS = {
     "fpar": 0.5,
     "t2m": 18,
     "tp": 2,
+    "api": 10,
 }
 
 
 def smooth_scene(size: int, chunks: int | None = None) -> xr.Dataset:
-    """A 16-band scene of smooth fields (dask-generated when ``chunks`` is given)."""
+    """A scene of smooth fields in every band the default model reads (17).
+
+    Dask-generated when ``chunks`` is given.
+    """
     import dask.array as dsa
     import rioxarray  # noqa: F401
 
@@ -380,7 +386,10 @@ def runtime_part(args: argparse.Namespace, model_path, size: int, measured: dict
     chunked = smooth_scene(size).chunk({"y": 1024, "x": 1024})
     cases = runtime_cases(available_devices(), args.compiled_precisions)
     warm = {}
-    print(f"\n0. runtimes on a {size} x {size} scene (16 bands, dask, best of {args.rounds})")
+    print(
+        f"\n0. runtimes on a {size} x {size} scene ({len(BANDS)} bands, dask, "
+        f"best of {args.rounds})"
+    )
     for label, kwargs in cases.items():
         if kwargs.get("compile"):
             runtime = Runtime(kwargs["device"], kwargs["precision"], compiled=True)
@@ -451,7 +460,7 @@ def tiling_parts(args: argparse.Namespace, model_path) -> None:
     card_batch = max(1, BATCH_PIXELS // card_plan.tile**2)
     cores = os.cpu_count()
     print(
-        f"\nscene {args.size} x {args.size}, 16 bands, eager float32; halo {plan.halo}\n"
+        f"\nscene {args.size} x {args.size}, {len(BANDS)} bands, eager float32; halo {plan.halo}\n"
         f"predict() tiling for this scene: tile {plan.tile}, overlap {plan.overlap}, "
         f"batch {batch_size}; the card's tile: {card_plan.tile}, batch {card_batch}"
     )
@@ -524,7 +533,10 @@ def tiling_parts(args: argparse.Namespace, model_path) -> None:
 
 def memory_part(args: argparse.Namespace, model_path, work: Path) -> None:
     """Part 3: each size in a fresh process, zarr to zarr, predict's default runtime."""
-    print("\n3. peak resident memory and throughput, zarr -> zarr in a subprocess (16 bands)")
+    print(
+        "\n3. peak resident memory and throughput, zarr -> zarr in a subprocess "
+        f"({len(BANDS)} bands)"
+    )
     peaks = []
     for size in args.memory_sizes:
         scene_path = work / f"scene-{size}.zarr"

@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 import xarray as xr
 from helpers import raise_if_dask_computes
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_inference import scene
 
 import xsoilmoist
@@ -189,3 +191,41 @@ def test_nan_coordinates_are_an_error(good):
     holed = good.assign_coords(x=np.where(np.arange(48) == 3, np.nan, good["x"].values))
     with pytest.raises(InputError, match=r"'x' coordinate has NaN or infinite values"):
         xsoilmoist.predict(holed, MODEL)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    chunk_y=st.integers(1, 9),
+    chunk_x=st.integers(1, 9),
+    seed=st.integers(0, 2**16),
+    n_time=st.integers(1, 3),
+)
+def test_value_counts_equal_numpy_counts_for_any_chunking(chunk_y, chunk_x, seed, n_time):
+    from xsoilmoist.input_checks import COUNTS, PLAUSIBLE_RANGES, ScenePlan, value_counts
+
+    rng = np.random.default_rng(seed)
+    vv = rng.uniform(-40.0, 5.0, size=(n_time, 9, 7)).astype(np.float32)
+    vv[rng.random(vv.shape) < 0.3] = np.nan
+    std = xr.Dataset(
+        {"vv": (("time", "y", "x"), vv, {"units": "dB"})},
+        coords={
+            "time": pd.date_range("2022-06-01", periods=n_time),
+            "y": np.arange(9.0),
+            "x": np.arange(7.0),
+        },
+    ).chunk({"y": chunk_y, "x": chunk_x})
+    plan = ScenePlan.of(std, ["vv"], {"vv": (-25.0, -5.0)})
+    counts = value_counts(std, ["vv"], plan).compute()
+    low, high = PLAUSIBLE_RANGES["vv"]
+    valid = np.isfinite(vv)
+    expected = np.stack(
+        [
+            np.full(n_time, 63.0),
+            valid.sum(axis=(1, 2)),
+            (valid & ((vv < low) | (vv > high))).sum(axis=(1, 2)),
+            (valid & ((vv < -25.0) | (vv > -5.0))).sum(axis=(1, 2)),
+        ],
+        axis=-1,
+    )
+    assert counts.shape == (1, n_time, len(COUNTS))
+    np.testing.assert_array_equal(counts[0], expected)

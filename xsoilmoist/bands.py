@@ -435,30 +435,39 @@ def _decode_block(
     float32, and values outside the band's valid range become NaN. One numpy
     pass per block: the whole decoding is one dask task per chunk.
     """
-    fill = np.zeros(raw.shape, dtype=bool)
+    fill = None
     for value in fills:
-        fill |= raw == value
+        fill = (raw == value) if fill is None else fill | (raw == value)
     if source.coding is not None and source.coding.fill is not None:
         low, high = source.coding.fill
-        fill |= (raw >= low) & (raw <= high)
-    values = np.array(raw, dtype=np.float64)
-    values[fill] = np.nan
-    if source.cf_packing is not None:
-        scale, offset = source.cf_packing
-        values = values * scale + offset
-    elif source.coding is not None:
-        values = (values + dn_offset) * source.coding.scale
+        in_range = (raw >= low) & (raw <= high)
+        fill = in_range if fill is None else fill | in_range
     src, dst = check_convertible(source.physical_units, source.band.units)
-    out = values.astype(np.float32) if src == dst else convert_values(values, src, dst)
-    return _within_range(out, *source.band.valid_range)
+    if source.cf_packing is None and source.coding is None and src == dst:
+        out = np.array(raw, dtype=np.float32)  # nothing to decode: one copy, rounded once
+    else:
+        values = np.array(raw, dtype=np.float64)
+        if source.cf_packing is not None:
+            scale, offset = source.cf_packing
+            values = values * scale + offset
+        elif source.coding is not None:
+            values = (values + dn_offset) * source.coding.scale
+        out = values.astype(np.float32) if src == dst else convert_values(values, src, dst)
+    if fill is not None:  # (a per-time offset may have broadcast raw along time)
+        out[np.broadcast_to(fill, out.shape)] = np.nan
+    return _mask_outside(out, *source.band.valid_range)
+
+
+def _mask_outside(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    """NaN written into ``values`` (float, changed in place) outside ``[low, high]``."""
+    with np.errstate(invalid="ignore"):
+        values[~((values >= low) & (values <= high))] = np.nan
+    return values
 
 
 def _within_range(values: np.ndarray, low: float, high: float) -> np.ndarray:
-    """``values`` as float32 with NaN outside ``[low, high]`` (NaN stays NaN)."""
-    out = np.array(values, dtype=np.float32)
-    with np.errstate(invalid="ignore"):
-        out[~((out >= low) & (out <= high))] = np.nan
-    return out
+    """A float32 copy of ``values`` with NaN outside ``[low, high]`` (NaN stays NaN)."""
+    return _mask_outside(np.array(values, dtype=np.float32), low, high)
 
 
 def _apply_source(da: xr.DataArray, source: BandSource) -> xr.DataArray:
