@@ -1,7 +1,7 @@
 """Assembly benchmark: products on their own grids -> one scene, streamed, against predict alone.
 
-Run: ``python benchmarks/assemble.py [--size 4096] [--chunk 1024] [--rounds 1]`` (about 15
-minutes per round at 4096 x 4096 on 2 cores).
+Run: ``python benchmarks/assemble.py [--size 4096] [--chunk 1024] [--rounds 1]`` (about 2
+minutes per round at 4096 x 4096 on 2 idle cores).
 
 Writes a synthetic multi-product input to a temp dir: Sentinel-1 VV/VH (10 m,
 float32 dB) and Sentinel-2 B02/B03/B04/B08 (10 m, uint16 DN) as one tiled
