@@ -42,7 +42,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import dask.array as da
-import numba
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -269,24 +268,6 @@ def _integer_reflectance(ds: xr.Dataset, plan: StandardizationPlan) -> list[str]
     return out
 
 
-@numba.njit(cache=True, nogil=True)
-def _count_block(values, low, high, t_low, t_high):
-    """Valid, implausible and untrained pixels per time step of a ``(time, y, x)`` block."""
-    n_t, n_y, n_x = values.shape
-    out = np.zeros((n_t, 1, 1, 3))
-    for t in range(n_t):
-        for i in range(n_y):
-            for j in range(n_x):
-                v = values[t, i, j]
-                if np.isfinite(v):
-                    out[t, 0, 0, 0] += 1.0
-                    if v < low or v > high:
-                        out[t, 0, 0, 1] += 1.0
-                    if v < t_low or v > t_high:
-                        out[t, 0, 0, 2] += 1.0
-    return out
-
-
 def value_counts(std: xr.Dataset, bands: Sequence[str], plan: ScenePlan | None = None) -> da.Array:
     """Lazy counts per band and time step, shape ``(band, time, len(COUNTS))``.
 
@@ -295,6 +276,8 @@ def value_counts(std: xr.Dataset, bands: Sequence[str], plan: ScenePlan | None =
     :data:`PLAUSIBLE_RANGES` and those outside the model's trained range:
     one pass (numba, without the GIL) and one task per chunk of each band.
     """
+    from xsoilmoist.pixel_counts import count_block  # numba: not on the import path
+
     plan = plan or ScenePlan.of(std, bands)
     y_dim, x_dim = spatial_dims(std)
     n_time = len(plan.times)
@@ -309,7 +292,7 @@ def value_counts(std: xr.Dataset, bands: Sequence[str], plan: ScenePlan | None =
             *plan.trained_ranges.get(band, (-np.inf, np.inf)),
         )
         per_chunk = values.map_blocks(
-            _count_block,
+            count_block,
             *(float(b) for b in bounds),
             new_axis=3,
             chunks=(values.chunks[0], (1,) * values.numblocks[1], (1,) * values.numblocks[2], 3),
