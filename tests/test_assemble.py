@@ -10,12 +10,17 @@ import numpy as np
 import pooch
 import pytest
 import xarray as xr
+from dask.optimization import cull
 from helpers import raise_if_dask_computes, raster
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pyproj import Transformer
 
 import xsoilmoist
 from xsoilmoist import datasets
 from xsoilmoist.assembly import dataset_from_band_array
+from xsoilmoist.assembly.rebuild import spatially_chunked
+from xsoilmoist.assembly.regrid import geobox_of, to_grid
 from xsoilmoist.errors import GridError, InputError, InputWarning, StandardizeError
 
 pytest.importorskip("odc.geo")
@@ -316,6 +321,74 @@ def test_nothing_computes_on_dask_inputs_until_asked():
         scene = xsoilmoist.assemble(s1, s2, dem)
     assert all(v.chunks is not None for v in scene.data_vars.values())
     assert np.isfinite(scene["red"].values).all()
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    source_chunks=st.tuples(st.integers(3, 16), st.integers(3, 16)),
+    target_chunks=st.tuples(st.integers(5, 64), st.integers(5, 64)),
+    res=st.sampled_from([5.0, 20.0, 40.0]),
+)
+def test_lazy_resampling_is_the_in_memory_one_for_any_chunks(source_chunks, target_chunks, res):
+    """Every target pixel reads all its source neighbours, whatever both grids' chunks."""
+    n = int(640 / res)
+    values = np.random.default_rng(2).uniform(100, 400, (2, n, n)).astype("f4")
+    values[0, : n // 4, : n // 3] = np.nan
+    source = raster(values, res=res, times=[T_SAR, T_SAR + np.timedelta64(1, "D")], units="m")
+    target = geobox_of(raster(np.zeros((64, 64), "f4")), "the target")
+    expected, method = to_grid(source, target, categorical=False)
+    lazy, _ = to_grid(source.chunk({"time": 1, "y": source_chunks[0], "x": source_chunks[1]}),
+                      target, categorical=False, chunks=target_chunks)  # fmt: skip
+    assert method == {5.0: "average", 20.0: "bilinear", 40.0: "bilinear"}[res]
+    assert lazy.chunks[1:] == tuple(
+        (c,) * (64 // c) + ((64 % c,) if 64 % c else ()) for c in target_chunks
+    )
+    assert lazy.dims == expected.dims
+    np.testing.assert_array_equal(lazy.values, expected.values)
+    xr.testing.assert_identical(lazy["time"], expected["time"])
+
+
+def _reprojections(array) -> int:
+    """Resampling tasks in the graph that computes the first chunk of ``array``'s second row."""
+    key = (array.name, *([0] * (array.ndim - 2)), 1, 0)
+    graph = cull(dict(array.__dask_graph__()), [key])[0]
+    return sum(str(k[0] if isinstance(k, tuple) else k).startswith("regrid") for k in graph)
+
+
+def test_predict_reads_an_assembled_scene_built_again_at_its_block_edges():
+    rng = np.random.default_rng(1)
+    obs = [T_SAR - np.timedelta64(1, "D")]
+    s1 = sar(n=64)
+    s2 = xr.Dataset(
+        {
+            band: raster(rng.integers(500, 3000, (1, 32, 32)).astype("u2"), res=20.0,
+                         times=obs, units="DN", BOA_ADD_OFFSET=0)
+            for band in ["B02", "B03", "B04", "B08", "B11", "B12"]
+        }
+    )  # fmt: skip
+    dem = raster(rng.uniform(100, 400, (16, 16)).astype("f4"), res=40.0, name="dem", units="m")
+    scene = xsoilmoist.assemble(s1.chunk(32), s2.chunk(16), dem.chunk(8))
+    sizes = {"y": (24, 16, 24), "x": (40, 24)}  # (1, 0) straddles 2 x 2 of the scene's chunks
+    with raise_if_dask_computes():
+        again = spatially_chunked(scene, sizes)
+    assert again["swir1"].chunks[1:] == (sizes["y"], sizes["x"])
+    assert again["elevation"].chunks == (sizes["y"], sizes["x"])
+    # each chunk resamples only its own pixels: one task per resampled optical band, where
+    # cutting the scene's chunks would resample whole the four chunks the piece straddles
+    assert _reprojections(again["swir1"].data) == 6
+    assert _reprojections(scene.chunk(sizes)["swir1"].data) == 24
+    xr.testing.assert_allclose(again, xsoilmoist.assemble(s1, s2, dem), rtol=1e-5)
+    for name in again.data_vars:
+        assert again[name].attrs == scene[name].attrs
+    assert again.rio.crs == scene.rio.crs
+    changed = spatially_chunked(scene.assign(vv=scene["vv"] + 1.0), sizes)  # not the assembled vv
+    xr.testing.assert_allclose(changed["vv"], scene["vv"] + 1.0)
+    assert changed["vv"].chunks[1:] == (sizes["y"], sizes["x"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InputWarning)
+        lazy = xsoilmoist.predict(scene).compute()
+        eager = xsoilmoist.predict(scene.compute())
+    xr.testing.assert_allclose(lazy, eager, atol=1e-5)
 
 
 def test_inputs_are_not_modified():

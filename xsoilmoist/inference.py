@@ -22,6 +22,7 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
+from xsoilmoist.assembly.rebuild import spatially_chunked
 from xsoilmoist.bands import plan_standardization, standardize
 from xsoilmoist.catalogue import BANDS
 from xsoilmoist.encoding import metadata_features
@@ -211,13 +212,16 @@ def _block_aligned_chunks(
     1024 px chunks would compute all four whole (and ``xr.open_zarr``'s
     ``"auto"`` chunks can hold a whole band). Cut at the blocks' read edges,
     every block computes exactly the pixels it reads; the file is still read
-    in its own chunks, each piece taking its part.
+    in its own chunks, each piece taking its part. A scene from
+    :func:`~xsoilmoist.assemble` is built again at those chunks
+    (:func:`~xsoilmoist.assembly.rebuild.spatially_chunked`), so each piece
+    resamples only its own pixels.
     """
     sizes = {
         y_dim: plan.read_chunks(ds.sizes[y_dim], block_tiles),
         x_dim: plan.read_chunks(ds.sizes[x_dim], block_tiles),
     }
-    return ds.chunk(sizes)
+    return spatially_chunked(ds, sizes)
 
 
 def _block_tiles(plan: TilingPlan) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ import pandas as pd
 import xarray as xr
 
 from xsoilmoist.assembly.antecedent import API_RULE, antecedent_index
+from xsoilmoist.assembly.rebuild import remember
 from xsoilmoist.assembly.regrid import geobox_of, overlaps, target_coords, target_metres, to_grid
 from xsoilmoist.assembly.sources import MASK_NAMES, Source, open_sources
 from xsoilmoist.assembly.timing import (
@@ -427,9 +429,36 @@ def assemble(
     >>> ssm = xsoilmoist.predict(scene)  # doctest: +SKIP
     """
     tolerance = np.timedelta64(pd.Timedelta(time_tolerance).to_timedelta64(), "ns")
-    options = {"rename": rename, "processing_baseline": processing_baseline}
+    settings = {
+        "grid": grid,
+        "tolerance": tolerance,
+        "options": {"rename": rename, "processing_baseline": processing_baseline},
+        "units": units,
+    }
+    build = functools.partial(_build, open_sources(sources, chunks), **settings)
+    scene, problems = build()
+    for problem in problems:
+        warnings.warn(f"assemble: {problem}", InputWarning, stacklevel=2)
+    remember(scene, lambda target_chunks: build(target_chunks=target_chunks)[0])
+    return scene
+
+
+def _build(
+    opened: list[Source],
+    *,
+    grid,
+    tolerance: np.timedelta64,
+    options: dict,
+    units,
+    target_chunks: tuple[tuple[int, ...], tuple[int, ...]] | None = None,
+) -> tuple[xr.Dataset, list[str]]:
+    """The scene of :func:`assemble` from opened sources, and the problems to warn about.
+
+    With ``target_chunks`` (``(y, x)`` chunk sizes) the layers are resampled
+    straight to those chunks, whatever the sources' chunks.
+    """
     layers, unknown = [], []
-    for source in open_sources(sources, chunks):
+    for source in opened:
         found, names = _layers_of(source, options, units)
         layers += found
         unknown += [f"{name!r} in {source.origin}" for name in names]
@@ -439,17 +468,15 @@ def assemble(
             f"rename={{name: band}} (bands: {sorted(BANDS)}), or drop them before assembling"
         )
     times = _sar_times(layers)
-    target, what, target_chunks = _target(layers, grid)
+    target, what, chunks = _target(layers, grid)
     problems = []
     if times is not None:
         layers, problems = _before_grid(layers, times, tolerance)
     for layer in layers:
-        _regrid(layer, target, target_chunks)
+        _regrid(layer, target, target_chunks or chunks)
     grouped = _by_band(layers)
     if times is None:
         placed = {b: _static(p, b) for b, p in grouped.items() if b != "scl"}
     else:
         placed = _on_times(grouped, times, tolerance)
-    for problem in problems:
-        warnings.warn(f"assemble: {problem}", InputWarning, stacklevel=2)
-    return _derived(_scene(placed, grouped, target, times, what, tolerance))
+    return _derived(_scene(placed, grouped, target, times, what, tolerance)), problems

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+import operator
+
 import numpy as np
 import pyproj
 import xarray as xr
+from dask.array import Array
+from dask.base import tokenize
+from dask.highlevelgraph import HighLevelGraph
 
 from xsoilmoist.errors import GridError, InputError
 from xsoilmoist.grid import (
@@ -26,6 +32,9 @@ __all__ = [
 
 #: Relative difference of pixel sizes below which two resolutions count as equal.
 _SAME_RESOLUTION = 0.02
+
+#: Source pixels read around each target chunk's footprint: more than any kernel reaches.
+SOURCE_MARGIN = 2
 
 
 def _odc():
@@ -92,6 +101,8 @@ def to_grid(
     A layer already on ``target`` is only given ``target``'s coordinates (no
     resampling). Float layers get NaN where the source has no data; a
     categorical layer keeps its dtype with 0 (no data) outside the source.
+    ``chunks`` are the result's ``(y, x)`` chunks (sizes, or tuples of sizes)
+    when ``da`` is on dask.
     """
     xr_reproject = _odc()
     box = da.odc.geobox
@@ -99,22 +110,114 @@ def to_grid(
     if _same_grid(box, target):
         coords = target_coords(target)
         out = da.rename({y_dim: "y", x_dim: "x"}) if (y_dim, x_dim) != ("y", "x") else da
+        if chunks is not None and out.chunks is not None:
+            out = out.chunk(dict(zip(("y", "x"), chunks, strict=True)))
         return out.assign_coords(y=coords["y"].values, x=coords["x"].values), "none"
     native = min(pixel_size_metres(da))
     target_m = target_metres(target)
     method = resampling_for(native, target_m, categorical)
     order = [d for d in da.dims if d not in (y_dim, x_dim)] + [y_dim, x_dim]
     source = da.transpose(*order)
-    options = {"resampling": method, "always_yx": True}
-    if chunks is not None:  # dask only: the numpy path hands extra options to GDAL
-        options["chunks"] = chunks
     if categorical:  # SCL: 0 is no data
-        out = xr_reproject(source, target, src_nodata=0, dst_nodata=0, **options)
+        nodata = 0
     else:  # NaN is no data: resampling uses the valid neighbours only
-        source = source.astype(np.float32)
-        out = xr_reproject(source, target, src_nodata=np.nan, dst_nodata=np.nan, **options)
-    out.attrs = dict(da.attrs)
+        source, nodata = source.astype(np.float32), np.nan
+    options = {"resampling": method, "src_nodata": nodata, "dst_nodata": nodata}
+    if source.chunks is None:
+        out = xr_reproject(source, target, always_yx=True, **options)
+    else:
+        data = _lazy_reproject(
+            source.data, box, target, chunks or source.data.chunksize[-2:], options
+        )
+        lead = {d: source[d] for d in order[:-2] if d in source.coords}
+        out = xr.DataArray(
+            data, dims=(*order[:-2], "y", "x"), coords={**lead, **target_coords(target)}
+        )
+    out.name, out.attrs = da.name, dict(da.attrs)
     return out, method
+
+
+def _overlapping(bounds: np.ndarray, window: slice) -> list[tuple[int, slice, slice]]:
+    """Chunks (edges ``bounds``) under ``window``: index, part of the chunk, part of the window."""
+    first = int(np.searchsorted(bounds, window.start, side="right")) - 1
+    out = []
+    for k in range(first, len(bounds) - 1):
+        lo, hi = max(window.start, int(bounds[k])), min(window.stop, int(bounds[k + 1]))
+        if lo >= hi:
+            break
+        out.append(
+            (
+                k,
+                slice(lo - int(bounds[k]), hi - int(bounds[k])),
+                slice(lo - window.start, hi - window.start),
+            )
+        )
+    return out
+
+
+def _warp_chunk(source_box, chunk_box, options, shape, places, *blocks) -> np.ndarray:
+    """One target chunk, resampled from the source window pasted from its ``blocks``."""
+    from odc.geo.warp import rio_reproject
+
+    window = np.empty(shape, dtype=blocks[0].dtype)
+    for place, block in zip(places, blocks, strict=True):
+        window[place] = block
+    out = np.full((*shape[:-2], *chunk_box.shape.yx), options["dst_nodata"], dtype=window.dtype)
+    return rio_reproject(window, out, source_box, chunk_box, ydim=window.ndim - 2, **options)
+
+
+def _lazy_reproject(data, box, target, chunks, options: dict):
+    """``data`` (``(..., y, x)`` dask, on grid ``box``) on grid ``target`` in ``chunks``.
+
+    Each target chunk is one task that reads the source window under its
+    footprint and ``SOURCE_MARGIN`` pixels around it (however the source is
+    chunked), so every pixel is what resampling the whole source gives. (odc-geo's
+    own dask path reads only the source chunks under the footprint: pixels
+    near source chunk edges then lose their neighbours, and the result depends
+    on the chunks; opendatacube/odc-geo#238.)
+    """
+    from odc.geo.geobox import GeoboxTiles
+    from odc.geo.overlap import compute_reproject_roi
+
+    tiles = GeoboxTiles(target, chunks)
+    y_bounds, x_bounds = (np.cumsum((0, *c)) for c in data.chunks[-2:])
+    lead = [range(len(c)) for c in data.chunks[:-2]]
+    name = "regrid-" + tokenize(data.name, box, target, tiles.chunks, options)
+    graph = {}
+    for i, j in itertools.product(*(range(len(c)) for c in tiles.chunks)):
+        chunk_box = tiles[i, j]
+        window = compute_reproject_roi(box, chunk_box, padding=SOURCE_MARGIN).roi_src
+        rows, cols = _overlapping(y_bounds, window[0]), _overlapping(x_bounds, window[1])
+        for outer in itertools.product(*lead):
+            shape = (
+                *(data.chunks[d][k] for d, k in enumerate(outer)),
+                *(w.stop - w.start for w in window),
+            )
+            if not rows or not cols:
+                graph[(name, *outer, i, j)] = (
+                    np.full,
+                    (*shape[:-2], *chunk_box.shape.yx),
+                    options["dst_nodata"],
+                    data.dtype,
+                )
+                continue
+            pieces = list(itertools.product(rows, cols))
+            places = [(..., ry[2], rx[2]) for ry, rx in pieces]
+            blocks = [
+                (operator.getitem, (data.name, *outer, ry[0], rx[0]), (..., ry[1], rx[1]))
+                for ry, rx in pieces
+            ]
+            graph[(name, *outer, i, j)] = (
+                _warp_chunk,
+                box[window],
+                chunk_box,
+                options,
+                shape,
+                places,
+                *blocks,
+            )
+    layer = HighLevelGraph.from_collections(name, graph, dependencies=[data])
+    return Array(layer, name, (*data.chunks[:-2], *tiles.chunks), dtype=data.dtype)
 
 
 def target_coords(target) -> dict[str, xr.DataArray]:
