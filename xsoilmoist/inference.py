@@ -307,11 +307,11 @@ def prepare_inputs(
     if any(v.chunks is not None for v in present):
         chunks = "auto"
     layers = []
+    template = xr.DataArray(da.empty(sizes), dims=template_dims)  # the shape every band takes
     for band in config.bands:
         if band in std.data_vars:
             layer = std[band].transpose(*[d for d in template_dims if d in std[band].dims])
-            layer = layer.broadcast_like(xr.DataArray(da.empty(sizes), dims=template_dims))
-            layers.append(layer.data)
+            layers.append(layer.broadcast_like(template).data)
         else:
             layers.append(da.full(sizes, np.nan, dtype=np.float32, chunks=chunks or -1))
     stack = da.stack([da.asarray(layer, dtype=np.float32) for layer in layers], axis=-3)
