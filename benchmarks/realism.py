@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_default import FULL, REGIONS, training_dates
 
 from xsoilmoist.datasets import bigearthnet_sites, load_bigearthnet_pair
+from xsoilmoist.surface_conditions import surface_conditions
 from xsoilmoist.synthetic import simulate_scene
 
 BANDS = ("vv", "vh", "blue", "green", "red", "nir", "swir1", "swir2")
@@ -166,12 +167,8 @@ def save_histograms(real: dict, scenes: list, path: Path) -> None:
 
 
 def land_mask(ds) -> np.ndarray:
-    """Pixels that are land: not water (NDWI > 0) and not snow (NDSI > 0.4 and bright)."""
-    green, nir, swir1 = (ds[b].values[0] for b in ("green", "nir", "swir1"))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        water = (green - nir) / (green + nir) > 0.0
-        snow = ((green - swir1) / (green + swir1) > 0.4) & (green > 0.1)
-    return ~water & ~snow
+    """Pixels that are land: no flag of :mod:`xsoilmoist.surface_conditions` (water, snow)."""
+    return surface_conditions(ds).values[0] == 0
 
 
 def model_checks(real: dict, model: str) -> dict:

@@ -43,6 +43,7 @@ from xsoilmoist.runtime import (
     tile_runner,
     torch_threads,
 )
+from xsoilmoist.surface_conditions import FLAGS, RULES, condition_flags
 from xsoilmoist.tiling import TilingPlan, assemble_blocks, overlapping_blocks
 
 if TYPE_CHECKING:
@@ -162,11 +163,14 @@ def _predict_block(
     plan: TilingPlan,
     batch_size: int,
     runtime: Runtime,
+    conditions: Mapping[str, int],
 ) -> np.ndarray:
     """Stage 1: weighted tile predictions over one block and its halo.
 
     ``block`` is ``(1, bands, H + O, W + O)``; returns ``(1, 2, H + O, W + O)``
-    float32 holding the weighted sum of predictions and the sum of weights.
+    float32 holding the weighted sum of predictions and the sum of weights,
+    both 0 on pixels :func:`~xsoilmoist.surface_conditions.condition_flags`
+    flags from the bands at ``conditions`` (band -> index in the block).
     """
     import torch
 
@@ -193,6 +197,9 @@ def _predict_block(
             weights = np.where(valid, window, 0.0)
             num[y : y + tile, x : x + tile] += np.where(valid, values, 0.0) * weights
             den[y : y + tile, x : x + tile] += weights
+    if conditions:
+        flagged = condition_flags({b: block[0, k] for b, k in conditions.items()}) > 0
+        num[flagged], den[flagged] = 0.0, 0.0
     malloc_trim = _libc_malloc_trim()
     if malloc_trim is not None:
         # Hand the block's freed buffers back to the OS: glibc keeps them otherwise, and a
@@ -389,6 +396,7 @@ def predict(
     precision: str = "auto",
     device: str = "auto",
     compile: bool | None = None,
+    mask_conditions: bool = True,
 ) -> xr.DataArray:
     """Surface soil moisture (m3/m3) for every pixel and time step of ``ds``.
 
@@ -439,13 +447,20 @@ def predict(
         :data:`~xsoilmoist.runtime.COMPILE_MIN_PIXELS_COLD` when it does not,
         or when this process compiled it already. A failed compilation falls
         back to eager with a ``ModelWarning``.
+    mask_conditions
+        Leave empty the pixels where soil moisture cannot be estimated: frozen
+        ground (``t2m`` at or below 0 degC), snow cover and open water, each
+        from the scene's bands (:mod:`xsoilmoist.surface_conditions`; its
+        :func:`~xsoilmoist.surface_conditions.surface_conditions` maps them).
 
     Returns
     -------
     xarray.DataArray
         ``ssm`` float32 with the input's dims, coordinates and CRS; NaN where
-        no input is valid. Either orientation of ``y`` gives the same map.
-        The ``runtime`` attribute says where and how the model ran.
+        no input is valid and, with ``mask_conditions``, where the surface is
+        frozen, snow-covered or water (the ``masked`` attribute says so).
+        Either orientation of ``y`` gives the same map. The ``runtime``
+        attribute says where and how the model ran.
 
     Raises
     ------
@@ -487,8 +502,15 @@ def predict(
     stack, meta, std = prepare_inputs(
         ds, loaded, date=date, rename=rename, processing_baseline=processing_baseline
     )
+    needed = {b for _, bands in FLAGS.values() for b in bands} if mask_conditions else set()
     predict_block = functools.partial(
-        _predict_block, meta=meta, ref=ref, plan=plan, batch_size=batch_size, runtime=runtime
+        _predict_block,
+        meta=meta,
+        ref=ref,
+        plan=plan,
+        batch_size=batch_size,
+        runtime=runtime,
+        conditions={b: i for i, b in enumerate(loaded.config.bands) if b in needed},
     )
     sums = overlapping_blocks(
         stack.data, plan, block_tiles, read_in_task=dask_input, apply=predict_block, apply_bands=2
@@ -503,6 +525,8 @@ def predict(
     ssm = _as_ssm(result, std, (y_dim, x_dim), ref, loaded.card.trained)
     ssm.attrs["tiling"] = f"tile {plan.tile}, overlap {plan.overlap}, halo {plan.halo} px"
     ssm.attrs["runtime"] = runtime.describe()
+    if mask_conditions:
+        ssm.attrs["masked"] = RULES
     if y_ascending:
         ssm = ssm.isel({y_dim: slice(None, None, -1)})
     if progress:  # computed as write_result computes: one progress bar, cluster or local
