@@ -135,3 +135,16 @@ def test_a_real_scheduler_is_used(scene_zarr, model_path, tmp_path):  # noqa: F8
         args = ["predict", str(path), str(tmp_path / "o.zarr"), "--model", str(model_path)]
         assert main([*args, "--scheduler", cluster.scheduler_address]) == 0
     assert xr.open_zarr(tmp_path / "o.zarr").attrs["xsoilmoist_complete"] == "true"
+
+
+def test_frozen_pixels_are_left_empty_unless_kept(tmp_path, model_path):  # noqa: F811
+    ds = scene(ny=40, nx=40, nt=1)
+    ds["t2m"][..., :20] = -4.0  # the west half on a freezing day
+    ds.to_zarr(tmp_path / "s.zarr")
+    args = ["predict", str(tmp_path / "s.zarr"), "--model", str(model_path)]
+    assert main([*args[:2], str(tmp_path / "masked.zarr"), *args[2:]]) == 0
+    assert main([*args[:2], str(tmp_path / "kept.zarr"), *args[2:], "--keep-conditions"]) == 0
+    masked = xr.open_zarr(tmp_path / "masked.zarr")["ssm"].values
+    kept = xr.open_zarr(tmp_path / "kept.zarr")["ssm"].values
+    assert np.isnan(masked[..., :20]).all() and np.isfinite(kept[..., :20]).all()
+    np.testing.assert_array_equal(masked[..., 20:], kept[..., 20:])

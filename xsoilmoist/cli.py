@@ -189,6 +189,7 @@ def _predict(args: argparse.Namespace) -> int:
             date=args.date,
             precision=args.precision,
             device=args.device,
+            mask_conditions=not args.keep_conditions,
             **options,
         )
         written = write_result(
@@ -299,6 +300,11 @@ def _add_predict(sub) -> None:
         help="model arithmetic (auto: bfloat16 where the hardware has it natively)",
     )
     pred.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N ...")
+    pred.add_argument(
+        "--keep-conditions",
+        action="store_true",
+        help="predict over frozen ground, snow and open water too (left empty by default)",
+    )
     pred.add_argument(
         "--overwrite",
         action="store_true",
