@@ -47,6 +47,10 @@ def test_conditions_map_is_lazy_and_labelled():
     assert not (surface_conditions(scene).values & FROZEN).any()
     radar_only = scene[["vv", "vh"]]
     assert surface_conditions(radar_only).attrs["rules_applied"].startswith("none")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        radar_map = predict(radar_only.isel(y=slice(0, 32), x=slice(0, 32)).compute())
+    assert "none" in radar_map.attrs["masked"]
 
 
 def test_predict_leaves_frozen_pixels_empty_and_keeps_the_others():
@@ -84,4 +88,4 @@ def test_snow_covered_real_scene_is_left_empty(sample_data):
 def test_a_rule_without_its_bands_is_skipped(band):
     scene = simulate_scene("farmland", shape=(32, 32), times=1, seed=2).drop_vars(band)
     flags = surface_conditions(scene)
-    assert flags.attrs["rules_applied"] == "frozen_ground"
+    assert flags.attrs["rules_applied"] == "frozen ground (t2m <= 0 degC)"

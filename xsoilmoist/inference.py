@@ -43,7 +43,7 @@ from xsoilmoist.runtime import (
     tile_runner,
     torch_threads,
 )
-from xsoilmoist.surface_conditions import FLAGS, RULES, condition_flags
+from xsoilmoist.surface_conditions import FLAGS, applied_rules, condition_flags
 from xsoilmoist.tiling import TilingPlan, assemble_blocks, overlapping_blocks
 
 if TYPE_CHECKING:
@@ -502,7 +502,8 @@ def predict(
     stack, meta, std = prepare_inputs(
         ds, loaded, date=date, rename=rename, processing_baseline=processing_baseline
     )
-    needed = {b for _, bands in FLAGS.values() for b in bands} if mask_conditions else set()
+    needed = {b for _, bands, _ in FLAGS.values() for b in bands} if mask_conditions else set()
+    conditions = {b: i for i, b in enumerate(loaded.config.bands) if b in needed}
     predict_block = functools.partial(
         _predict_block,
         meta=meta,
@@ -510,7 +511,7 @@ def predict(
         plan=plan,
         batch_size=batch_size,
         runtime=runtime,
-        conditions={b: i for i, b in enumerate(loaded.config.bands) if b in needed},
+        conditions=conditions,
     )
     sums = overlapping_blocks(
         stack.data, plan, block_tiles, read_in_task=dask_input, apply=predict_block, apply_bands=2
@@ -526,7 +527,8 @@ def predict(
     ssm.attrs["tiling"] = f"tile {plan.tile}, overlap {plan.overlap}, halo {plan.halo} px"
     ssm.attrs["runtime"] = runtime.describe()
     if mask_conditions:
-        ssm.attrs["masked"] = RULES
+        rules = applied_rules([b for b in conditions if b in std.data_vars])
+        ssm.attrs["masked"] = f"left empty: {rules} (xsoilmoist.surface_conditions)"
     if y_ascending:
         ssm = ssm.isel({y_dim: slice(None, None, -1)})
     if progress:  # computed as write_result computes: one progress bar, cluster or local

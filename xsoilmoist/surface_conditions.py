@@ -39,24 +39,19 @@ __all__ = [
     "FLAGS",
     "FROZEN",
     "OPEN_WATER",
-    "RULES",
     "SNOW",
+    "applied_rules",
     "condition_flags",
     "surface_conditions",
 ]
 
 FROZEN, SNOW, OPEN_WATER = 1, 2, 4
-#: Flag bit -> (name, bands it needs).
-FLAGS: dict[int, tuple[str, tuple[str, ...]]] = {
-    FROZEN: ("frozen_ground", ("t2m",)),
-    SNOW: ("snow_cover", ("green", "swir1", "nir")),
-    OPEN_WATER: ("open_water", ("green", "nir")),
+#: Flag bit -> (name, bands it needs, rule).
+FLAGS: dict[int, tuple[str, tuple[str, ...], str]] = {
+    FROZEN: ("frozen_ground", ("t2m",), "frozen ground (t2m <= 0 degC)"),
+    SNOW: ("snow_cover", ("green", "swir1", "nir"), "snow cover (NDSI >= 0.4 and nir > 0.11)"),
+    OPEN_WATER: ("open_water", ("green", "nir"), "open water (NDWI > 0, not snow)"),
 }
-#: The rules, as written into the attrs of predicted maps.
-RULES = (
-    "left empty: frozen ground (t2m <= 0 degC), snow cover (NDSI >= 0.4 and nir > 0.11), "
-    "open water (NDWI > 0, not snow); see xsoilmoist.surface_conditions"
-)
 _FREEZING = 0.0  # degC
 _NDSI_SNOW, _NIR_SNOW = 0.4, 0.11
 _NDWI_WATER = 0.0
@@ -93,6 +88,18 @@ def condition_flags(bands: Mapping[str, np.ndarray]) -> np.ndarray:
     return flags
 
 
+def applied_rules(bands) -> str:
+    """The rules that ``bands`` (names) let apply, as one line for attrs.
+
+    Examples
+    --------
+    >>> applied_rules(["vv", "t2m"])
+    'frozen ground (t2m <= 0 degC)'
+    """
+    rules = [rule for _, needs, rule in FLAGS.values() if set(needs) <= set(bands)]
+    return ", ".join(rules) or "none (the scene has no band the rules read)"
+
+
 def surface_conditions(ds: xr.Dataset, **standardize_options) -> xr.DataArray:
     """Per-pixel flags of frozen ground, snow cover and open water (see the module doc).
 
@@ -106,15 +113,14 @@ def surface_conditions(ds: xr.Dataset, **standardize_options) -> xr.DataArray:
     -------
     xarray.DataArray
         ``conditions`` (uint8, lazy on dask) on the scene's dims and
-        coordinates, CF flag attributes (``flag_masks``, ``flag_meanings``);
-        0 where no rule applies, and everywhere when the scene has none of the
-        bands the rules read.
+        coordinates, CF flag attributes (``flag_masks``, ``flag_meanings``)
+        and the ``rules_applied``; 0 where no rule flags the pixel.
     """
     from xsoilmoist.bands import standardize
     from xsoilmoist.grid import carry_georeferencing
 
     std = standardize(ds, **standardize_options)
-    names = sorted({b for _, needs in FLAGS.values() for b in needs if b in std.data_vars})
+    names = sorted({b for _, needs, _ in FLAGS.values() for b in needs if b in std.data_vars})
     if names:
         arrays = xr.broadcast(*(std[b] for b in names))
         flags = xr.apply_ufunc(
@@ -130,10 +136,7 @@ def surface_conditions(ds: xr.Dataset, **standardize_options) -> xr.DataArray:
     flags.attrs = {
         "long_name": "surface conditions where soil moisture is not estimated",
         "flag_masks": np.array(list(FLAGS), dtype=np.uint8),
-        "flag_meanings": " ".join(name for name, _ in FLAGS.values()),
-        "rules_applied": ", ".join(
-            name for name, needs in FLAGS.values() if set(needs) <= set(names)
-        )
-        or "none (no band the rules read)",
+        "flag_meanings": " ".join(name for name, _, _ in FLAGS.values()),
+        "rules_applied": applied_rules(names),
     }
     return carry_georeferencing(flags, std)
