@@ -129,9 +129,12 @@ def to_grid(
         data = _lazy_reproject(
             source.data, box, target, chunks or source.data.chunksize[-2:], options
         )
-        lead = {d: source[d] for d in order[:-2] if d in source.coords}
+        kept = {  # coordinates off the grid (time, per-time metadata), as odc-geo keeps them
+            k: c for k, c in source.coords.items() if not {y_dim, x_dim} & set(c.dims)
+        }
+        kept.pop("spatial_ref", None)
         out = xr.DataArray(
-            data, dims=(*order[:-2], "y", "x"), coords={**lead, **target_coords(target)}
+            data, dims=(*order[:-2], "y", "x"), coords={**kept, **target_coords(target)}
         )
     out.name, out.attrs = da.name, dict(da.attrs)
     return out, method
