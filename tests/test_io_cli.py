@@ -96,6 +96,36 @@ def test_write_result_to_zarr_accepts_uneven_dask_chunks(tmp_path):
     assert da.chunks == ((4, 3, 3), (5, 2))  # the input is not rechunked in place
 
 
+def test_zarr_chunks_are_written_row_by_row_as_they_are_computed(tmp_path, monkeypatch):
+    """Each chunk is written (and can be freed) before the scene's last chunk is computed."""
+    import dask
+    import dask.array as dsa
+
+    from xsoilmoist import io
+
+    events = []
+
+    def computed(block, block_info=None):
+        events.append(("computed", block_info[None]["chunk-location"]))
+        return block
+
+    def write(chunk, root, name, region, previous):
+        events.append(("written", tuple(r.start // 10 for r in region)))
+        original(chunk, root, name, region, previous)
+
+    original = io._write_chunk
+    monkeypatch.setattr(io, "_write_chunk", write)
+    values = np.arange(40 * 40, dtype=np.float32).reshape(40, 40)
+    lazy = dsa.from_array(values, chunks=10).map_blocks(computed, dtype=np.float32)
+    da = xr.DataArray(lazy, dims=("y", "x"), coords={"y": np.arange(40.0), "x": np.arange(40.0)})
+    with dask.config.set(scheduler="sync"):
+        io.write_result(da.rename("ssm"), tmp_path / "out.zarr")
+    np.testing.assert_array_equal(xr.open_zarr(tmp_path / "out.zarr")["ssm"].values, values)
+    written = [where for what, where in events if what == "written"]
+    assert written == sorted(written)  # row-major
+    assert events.index(("written", (0, 0))) < events.index(("computed", (3, 3)))
+
+
 def small_result(nt=2):
     """A lazy ssm-like result with CF attrs and a CRS."""
     values = np.linspace(0.05, 0.45, nt * 6 * 5, dtype=np.float32).reshape(nt, 6, 5)

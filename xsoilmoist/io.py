@@ -408,19 +408,62 @@ def _zarr_dataset(obj: xr.DataArray | xr.Dataset) -> xr.Dataset:
         chunks = store[name].chunks
         if chunks is not None:  # zarr needs equal chunks but the last
             sizes = {dim: max(c) for dim, c in zip(store[name].dims, chunks, strict=True)}
-            evened = store[name].chunk(sizes)
-            store[name] = evened.copy(data=row_ordered(evened.data))
+            store[name] = store[name].chunk(sizes)
     return store
+
+
+def _write_chunk(chunk: np.ndarray, root: str, name: str, region: tuple, previous: None) -> None:
+    """Write ``chunk`` into ``region`` of array ``name`` of the zarr store at ``root``."""
+    import zarr
+
+    zarr.open_array(root, path=name, mode="r+")[region] = chunk
+
+
+def _all_written(*tokens: None) -> None:
+    """The token of every write having run."""
+
+
+def _ordered_writes(data, root: str, name: str):
+    """A ``dask.delayed`` writing ``data``'s chunks into ``root``'s ``name`` in row-major order.
+
+    Each write waits for the one before (as :func:`xsoilmoist.tiling.row_ordered`
+    chains blocks), so dask walks the scene row by row and a chunk is written,
+    and freed, as soon as it is computed: memory stays bounded by a few rows of
+    blocks whatever the scene's size. (Left to xarray's store, the writes of a
+    predicted map came last in dask's order, after every chunk was computed,
+    so the whole map waited in memory.)
+    """
+    from dask.base import tokenize
+    from dask.delayed import Delayed
+    from dask.highlevelgraph import HighLevelGraph
+
+    layer_name = "write-ordered-" + tokenize(data.name, root, name)
+    bounds = [np.cumsum((0, *c)) for c in data.chunks]
+    graph, previous = {}, None
+    for index in np.ndindex(*data.numblocks):
+        region = tuple(slice(int(b[i]), int(b[i + 1])) for b, i in zip(bounds, index, strict=True))
+        key = (layer_name, *index)
+        graph[key] = (_write_chunk, (data.name, *index), root, name, region, previous)
+        previous = key
+    layer = HighLevelGraph.from_collections(layer_name, graph, dependencies=[data])
+    return Delayed(previous, layer, layer=layer_name)
 
 
 def _write_zarr(obj: xr.DataArray | xr.Dataset, target: Path, progress: bool) -> None:
     import zarr
 
     store = _zarr_dataset(obj)
+    lazy = {name: v for name, v in store.variables.items() if v.chunks is not None}
+    numeric = all(v.dtype.kind in "fiub" for v in lazy.values())  # written as they are
     with warnings.catch_warnings(), _atomically(target) as partial:
         # our own consolidated metadata (zarr 3 warns that the spec lacks it; xarray reads it)
         warnings.filterwarnings("ignore", _ZARR_CONSOLIDATED_WARNING)
-        _compute(store.to_zarr(partial, mode="w-", compute=False), progress)
+        by_xarray = store.to_zarr(partial, mode="w-", compute=False)  # metadata, numpy data
+        if numeric:
+            writes = [_ordered_writes(v.data, str(partial), str(n)) for n, v in lazy.items()]
+            _compute(dask.delayed(_all_written)(*writes), progress)
+        else:  # values xarray encodes (times, strings): its own store
+            _compute(by_xarray, progress)
         group = zarr.open_group(str(partial), mode="r+")
         group.attrs[COMPLETE_ATTR] = "true"  # last: the store is complete
         zarr.consolidate_metadata(str(partial))
