@@ -492,8 +492,8 @@ def row_ordered(array: da.Array) -> da.Array:
     """``array`` whose blocks are computed one after another in row-major order.
 
     A stage-2 block of :func:`assemble_blocks` needs its 3 x 3 neighbourhood of
-    stage-1 sums. When one task depends on every block (a concatenation, a
-    zarr store's finalisation), ``dask.order`` walks such a graph in a
+    stage-1 sums. When one task depends on every block (a concatenation, as
+    when a GeoTIFF is written), ``dask.order`` walks such a graph in a
     scattered order and computes nearly all the sums before it assembles any,
     so memory grows with the scene. Chaining the blocks (block ``k`` waits
     for a small token of block ``k - 1``) makes it walk row by row: about two
