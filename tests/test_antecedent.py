@@ -182,6 +182,9 @@ def test_default_model_reads_api_and_without_it_ignores_meteorology_with_a_warni
     ):
         without = xsoilmoist.predict(ds.drop_vars("api"))
     no_meteorology = xsoilmoist.predict(ds.drop_vars(["api", "t2m", "tp"]))
+    # the same map; only the frozen-ground rule, which reads t2m, differs in what it could check
+    assert "frozen" in without.attrs.pop("masked")
+    assert "frozen" not in no_meteorology.attrs.pop("masked")
     xr.testing.assert_identical(without, no_meteorology)
 
 
