@@ -74,10 +74,11 @@ def _slope(bands: Mapping[str, xr.DataArray]) -> xr.DataArray:
         ) from None
 
 
-def _ndvi_values(nir: np.ndarray, red: np.ndarray) -> np.ndarray:
-    total = nir + red
+def normalized_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(a - b) / (a + b)`` of two reflectances, NaN where their sum is not positive."""
+    total = a + b
     with np.errstate(invalid="ignore", divide="ignore"):
-        return (nir - red) / np.where(total > 0, total, np.nan)
+        return (a - b) / np.where(total > 0, total, np.nan)
 
 
 def _elementwise(function: Callable, *inputs: str) -> Callable:
@@ -107,7 +108,9 @@ class Derivation:
 DERIVATIONS: dict[str, Derivation] = {
     "slope": Derivation(("elevation",), "Horn's slope of elevation", _slope),
     "ndvi": Derivation(
-        ("nir", "red"), "(nir - red) / (nir + red)", _elementwise(_ndvi_values, "nir", "red")
+        ("nir", "red"),
+        "(nir - red) / (nir + red)",
+        _elementwise(normalized_difference, "nir", "red"),
     ),
     "vh_vv": Derivation(("vh", "vv"), "vh - vv", _elementwise(np.subtract, "vh", "vv")),
 }

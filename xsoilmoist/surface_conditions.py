@@ -35,6 +35,9 @@ from collections.abc import Mapping
 import numpy as np
 import xarray as xr
 
+from xsoilmoist.bands import normalized_difference, standardize
+from xsoilmoist.grid import carry_georeferencing
+
 __all__ = [
     "FLAGS",
     "FROZEN",
@@ -57,11 +60,6 @@ _NDSI_SNOW, _NIR_SNOW = 0.4, 0.11
 _NDWI_WATER = 0.0
 
 
-def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (a - b) / (a + b)
-
-
 def condition_flags(bands: Mapping[str, np.ndarray]) -> np.ndarray:
     """The flags (bits of :data:`FLAGS`, uint8) of standardized band values (numpy).
 
@@ -82,9 +80,9 @@ def condition_flags(bands: Mapping[str, np.ndarray]) -> np.ndarray:
         green, nir = bands["green"], bands["nir"]
         snow = np.zeros(shape, dtype=bool)
         if "swir1" in bands:
-            snow = (_ratio(green, bands["swir1"]) >= _NDSI_SNOW) & (nir > _NIR_SNOW)
+            snow = (normalized_difference(green, bands["swir1"]) >= _NDSI_SNOW) & (nir > _NIR_SNOW)
             flags[snow] |= SNOW
-        flags[(_ratio(green, nir) > _NDWI_WATER) & ~snow] |= OPEN_WATER
+        flags[(normalized_difference(green, nir) > _NDWI_WATER) & ~snow] |= OPEN_WATER
     return flags
 
 
@@ -116,9 +114,6 @@ def surface_conditions(ds: xr.Dataset, **standardize_options) -> xr.DataArray:
         coordinates, CF flag attributes (``flag_masks``, ``flag_meanings``)
         and the ``rules_applied``; 0 where no rule flags the pixel.
     """
-    from xsoilmoist.bands import standardize
-    from xsoilmoist.grid import carry_georeferencing
-
     std = standardize(ds, **standardize_options)
     names = sorted({b for _, needs, _ in FLAGS.values() for b in needs if b in std.data_vars})
     if names:

@@ -20,6 +20,7 @@ from xsoilmoist.grid import (
     spacing_metres,
     spatial_dims,
 )
+from xsoilmoist.tiling import _pieces
 
 __all__ = [
     "geobox_of",
@@ -140,24 +141,6 @@ def to_grid(
     return out, method
 
 
-def _overlapping(bounds: np.ndarray, window: slice) -> list[tuple[int, slice, slice]]:
-    """Chunks (edges ``bounds``) under ``window``: index, part of the chunk, part of the window."""
-    first = int(np.searchsorted(bounds, window.start, side="right")) - 1
-    out = []
-    for k in range(first, len(bounds) - 1):
-        lo, hi = max(window.start, int(bounds[k])), min(window.stop, int(bounds[k + 1]))
-        if lo >= hi:
-            break
-        out.append(
-            (
-                k,
-                slice(lo - int(bounds[k]), hi - int(bounds[k])),
-                slice(lo - window.start, hi - window.start),
-            )
-        )
-    return out
-
-
 def _warp_chunk(source_box, chunk_box, options, shape, places, *blocks) -> np.ndarray:
     """One target chunk, resampled from the source window pasted from its ``blocks``."""
     from odc.geo.warp import rio_reproject
@@ -190,7 +173,8 @@ def _lazy_reproject(data, box, target, chunks, options: dict):
     for i, j in itertools.product(*(range(len(c)) for c in tiles.chunks)):
         chunk_box = tiles[i, j]
         window = compute_reproject_roi(box, chunk_box, padding=SOURCE_MARGIN).roi_src
-        rows, cols = _overlapping(y_bounds, window[0]), _overlapping(x_bounds, window[1])
+        rows = _pieces(y_bounds, window[0].start, window[0].stop)
+        cols = _pieces(x_bounds, window[1].start, window[1].stop)
         for outer in itertools.product(*lead):
             shape = (
                 *(data.chunks[d][k] for d, k in enumerate(outer)),
