@@ -6,6 +6,7 @@ until asked, then the error names the band) and ``check`` agrees with it.
 
 import warnings
 
+import dask.array as da
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,6 +18,7 @@ from test_inference import scene
 
 import xsoilmoist
 from xsoilmoist.errors import InputError, InputWarning
+from xsoilmoist.io import write_result
 
 MODEL = "default"
 
@@ -58,7 +60,7 @@ def test_integer_reflectance_labelled_one_is_an_error_before_compute(good):
     assert not report.ok and any("holds integers" in p for p in report.problems)
 
 
-def test_dem_from_another_grid_is_an_error_naming_the_band(good):
+def test_dem_from_another_grid_is_an_error_naming_the_band(good, tmp_path):
     other = good["elevation"].assign_coords(x=good["x"] + 100_000.0)  # no overlap
     ds = good.drop_vars("elevation")
     ds["elevation"] = other  # xarray aligns it to all-NaN, as users do it
@@ -69,6 +71,9 @@ def test_dem_from_another_grid_is_an_error_naming_the_band(good):
         lazy = xsoilmoist.predict(ds.chunk(), MODEL)  # nothing computes yet
     with pytest.raises(InputError, match=r"'elevation' has no valid pixel"):
         lazy.compute()
+    with pytest.raises(InputError, match=r"'elevation' has no valid pixel"):
+        write_result(lazy, tmp_path / "ssm.zarr")
+    assert list(tmp_path.iterdir()) == []  # the map is not left behind
     report = xsoilmoist.check(ds, valid_fraction=True)
     assert not report.ok and any("'elevation' has no valid pixel" in p for p in report.problems)
 
@@ -229,3 +234,63 @@ def test_value_counts_equal_numpy_counts_for_any_chunking(chunk_y, chunk_x, seed
     )
     assert counts.shape == (1, n_time, len(COUNTS))
     np.testing.assert_array_equal(counts[0], expected)
+
+
+def test_only_the_last_block_waits_for_the_verdict():
+    """The map streams block by block; the counts' errors come with its last block."""
+    from xsoilmoist.input_checks import COUNTS, ScenePlan, guard
+
+    plan = ScenePlan(bands=("vv",), times=("",), sar_bands=("vv",))
+    counts = da.from_array(np.array([[[16.0, 0.0, 0.0, 0.0]]]))  # no valid vv pixel
+    assert counts.shape[-1] == len(COUNTS)
+    result = guard(da.ones((4, 4), chunks=2), counts, plan)
+    np.testing.assert_array_equal(result[:2, :2].compute(), 1.0)
+    with pytest.raises(InputError, match=r"'vv' has no valid pixel"):
+        result[2:, 2:].compute()
+    with pytest.raises(InputError, match=r"time step\(s\) \['the scene'\] have no valid SAR"):
+        result.compute()
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n_y=st.integers(1, 40),
+    n_x=st.integers(1, 40),
+    chunk=st.integers(3, 17),
+    tile=st.sampled_from([8, 16]),
+    block_tiles=st.integers(1, 3),
+    seed=st.integers(0, 2**16),
+)
+def test_counts_made_by_the_blocks_equal_value_counts(n_y, n_x, chunk, tile, block_tiles, seed):
+    """Each block counts its own scene pixels (no margin, no mirrored padding): summed over
+    the blocks, the counts are the scene's, for any scene size, tiling and chunking."""
+    from xsoilmoist.input_checks import ScenePlan, block_counter, value_counts
+    from xsoilmoist.tiling import TilingPlan, overlapping_blocks
+
+    rng = np.random.default_rng(seed)
+    bands = {
+        "vh": rng.uniform(-50.0, 0.0, size=(1, n_y, n_x)),
+        "vv": rng.uniform(-40.0, 5.0, size=(1, n_y, n_x)),
+    }
+    for values in bands.values():
+        values[rng.random(values.shape) < 0.3] = np.nan
+    std = xr.Dataset(
+        {b: (("time", "y", "x"), v.astype(np.float32), {"units": "dB"}) for b, v in bands.items()},
+        coords={"time": pd.date_range("2022-06-01", periods=1)},
+    ).chunk({"y": chunk, "x": chunk})
+    plan = ScenePlan.of(std, ["vv", "vh"], {"vv": (-25.0, -5.0)})
+    layout = ["vh", "ndvi", "vv"]  # the stack's band order: counted by name, not position
+    stack = da.stack(
+        [std["vh"].data, da.full((1, n_y, n_x), np.nan, dtype=np.float32), std["vv"].data], axis=1
+    )
+    _, counts = overlapping_blocks(
+        stack,
+        TilingPlan.for_tile(tile, halo=1, overlap=4),
+        block_tiles,
+        read_in_task=True,
+        apply=lambda block, t: np.zeros((1, 2, *block.shape[2:]), np.float32),
+        apply_bands=2,
+        summarize=block_counter(plan, layout),
+        summary_shape=(2, 3),
+    )
+    from_blocks = counts.sum(axis=(1, 2)).transpose(1, 0, 2).compute()
+    np.testing.assert_array_equal(from_blocks, value_counts(std, plan.bands, plan)[..., 1:])

@@ -34,6 +34,7 @@ __all__ = [
     "BandSource",
     "StandardizationPlan",
     "StandardizeError",
+    "derive_band",
     "plan_standardization",
     "standardize",
 ]
@@ -499,7 +500,17 @@ def _with_band_attrs(values, original_attrs, band, source_name, source_units, so
     return values.rename(band.name)
 
 
-def _derive(name: str, out: dict[str, xr.DataArray]) -> xr.DataArray:
+def derive_band(name: str, out: Mapping[str, xr.DataArray]) -> xr.DataArray:
+    """Band ``name`` derived from the standardized bands in ``out`` (:data:`DERIVATIONS`), with
+    its valid range applied and ``derived_from`` in its attrs: what :func:`standardize` adds.
+
+    Examples
+    --------
+    >>> vv = xr.DataArray([[-10.0]], dims=("y", "x"), attrs={"units": "dB"})
+    >>> vh = xr.DataArray([[-17.0]], dims=("y", "x"), attrs={"units": "dB"})
+    >>> float(derive_band("vh_vv", {"vv": vv, "vh": vh})[0, 0])
+    -7.0
+    """
     band = BANDS[name]
     derivation = DERIVATIONS[name]
     values = xr.apply_ufunc(
@@ -581,7 +592,7 @@ def standardize(
     }
     if derive:
         for name in plan.derivable:
-            out[name] = _derive(name, out)
+            out[name] = derive_band(name, out)
     ordered = {name: out[name] for name in BANDS if name in out}
     others = {name: ds[name] for name in plan.unrecognised}
     result = xr.Dataset({**ordered, **others}, coords=ds.coords, attrs=dict(ds.attrs))

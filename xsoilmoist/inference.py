@@ -29,7 +29,9 @@ from xsoilmoist.encoding import metadata_features
 from xsoilmoist.errors import InputError, InputTypeError, ModelError
 from xsoilmoist.grid import carry_georeferencing, coordinate_step, spatial_dims
 from xsoilmoist.input_checks import (
+    COUNTS,
     ScenePlan,
+    block_counter,
     guard,
     inspect_metadata,
     judge_counts,
@@ -513,16 +515,26 @@ def predict(
         runtime=runtime,
         conditions=conditions,
     )
-    sums = overlapping_blocks(
-        stack.data, plan, block_tiles, read_in_task=dask_input, apply=predict_block, apply_bands=2
+    blocks = functools.partial(
+        overlapping_blocks, stack.data, plan, block_tiles, apply=predict_block, apply_bands=2
     )
+    if dask_input:  # the input checks count each block's own pixels as the block reads them
+        scene = scene_plan(std, loaded)
+        sums, counts = blocks(
+            read_in_task=True,
+            summarize=block_counter(scene, loaded.config.bands),
+            summary_shape=(len(scene.bands), len(COUNTS) - 1),
+        )
+    else:
+        sums = blocks()
     lead_y, lead_x = plan.lead(shape[1]), plan.lead(shape[2])
     result = assemble_blocks(sums, plan.half)[
         :, lead_y : lead_y + shape[1], lead_x : lead_x + shape[2]
     ]
     if dask_input:
-        scene = scene_plan(std, loaded)
-        result = guard(result, value_counts(std, scene.bands, scene), scene)
+        counted = counts.sum(axis=(1, 2)).transpose(1, 0, 2)  # (band, time, count)
+        pixels = da.full((*counted.shape[:2], 1), shape[1] * shape[2], dtype=counted.dtype)
+        result = guard(result, da.concatenate([pixels, counted], axis=2), scene)
     ssm = _as_ssm(result, std, (y_dim, x_dim), ref, loaded.card.trained)
     ssm.attrs["tiling"] = f"tile {plan.tile}, overlap {plan.overlap}, halo {plan.halo} px"
     ssm.attrs["runtime"] = runtime.describe()

@@ -14,11 +14,12 @@ One set of rules decides whether a scene can give a correct map:
   records, months the card does not cover.
 
 The rules that need only metadata run before anything is computed
-(:func:`inspect_metadata`). The rules that need values are counted in one
-lazy pass over the standardized bands (:func:`value_counts`) and judged by
-:func:`judge_counts`: at once for data in memory, and for dask data inside
-the computation (:func:`guard`), so an error names the band when the result
-is computed and nothing is computed before it is asked for.
+(:func:`inspect_metadata`). The rules that need values are counted over the
+standardized bands (:func:`value_counts`, or per block of a prediction as it
+reads its input: :func:`block_counter`) and judged by :func:`judge_counts`: at
+once for data in memory, and for dask data inside the computation
+(:func:`guard`), so an error names the band when the result is computed and
+nothing is computed before it is asked for.
 
 Examples
 --------
@@ -37,6 +38,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +47,9 @@ import dask.array as da
 import numpy as np
 import pandas as pd
 import xarray as xr
+from dask.base import tokenize
+from dask.core import flatten
+from dask.highlevelgraph import HighLevelGraph
 
 from xsoilmoist.bands import StandardizationPlan
 from xsoilmoist.catalogue import BANDS, MODALITY_BANDS, aliases_of
@@ -287,13 +292,9 @@ def value_counts(std: xr.Dataset, bands: Sequence[str], plan: ScenePlan | None =
         if "time" not in values.dims:
             values = values.expand_dims(time=n_time)
         values = da.asarray(values.transpose("time", y_dim, x_dim).data)
-        bounds = (
-            *PLAUSIBLE_RANGES.get(band, (-np.inf, np.inf)),
-            *plan.trained_ranges.get(band, (-np.inf, np.inf)),
-        )
         per_chunk = values.map_blocks(
             count_block,
-            *(float(b) for b in bounds),
+            *_count_bounds(band, plan),
             new_axis=3,
             chunks=(values.chunks[0], (1,) * values.numblocks[1], (1,) * values.numblocks[2], 3),
             dtype=np.float64,
@@ -303,6 +304,36 @@ def value_counts(std: xr.Dataset, bands: Sequence[str], plan: ScenePlan | None =
     if not rows:
         return da.zeros((0, n_time, len(COUNTS)))
     return da.stack(rows)
+
+
+def _count_bounds(band: str, plan: ScenePlan) -> tuple[float, float, float, float]:
+    """The plausible and the trained range of ``band``, as :func:`count_block` takes them."""
+    bounds = (
+        *PLAUSIBLE_RANGES.get(band, (-np.inf, np.inf)),
+        *plan.trained_ranges.get(band, (-np.inf, np.inf)),
+    )
+    return tuple(float(b) for b in bounds)
+
+
+def block_counter(plan: ScenePlan, layout: Sequence[str]):
+    """A function counting, in one ``(1, band, y, x)`` block stacked in ``layout``'s band order,
+    the :data:`COUNTS` after ``"pixels"`` of ``plan``'s bands: ``(band, 3)``.
+
+    What :func:`value_counts` counts per chunk, for blocks that are read anyway
+    (summed over blocks that cover the scene once, they are its counts).
+    """
+    where = [layout.index(band) for band in plan.bands]
+    bounds = [_count_bounds(band, plan) for band in plan.bands]
+    return functools.partial(_count_bands, where=where, bounds=bounds)
+
+
+def _count_bands(block: np.ndarray, where: list[int], bounds: list) -> np.ndarray:
+    from xsoilmoist.pixel_counts import count_block  # numba: not on the import path
+
+    out = np.zeros((len(where), len(COUNTS) - 1))
+    for k, (index, limits) in enumerate(zip(where, bounds, strict=True)):
+        out[k] = count_block(block[:, index], *limits)[0, 0, 0]
+    return out
 
 
 def judge_counts(counts: np.ndarray, plan: ScenePlan) -> InputFindings:
@@ -370,10 +401,13 @@ def _after_verdict(block: np.ndarray, verdict: np.ndarray) -> np.ndarray:
 
 
 def guard(result: da.Array, counts: da.Array, plan: ScenePlan) -> da.Array:
-    """``result`` whose blocks wait for the verdict on ``counts`` (judged once), raising on errors.
+    """``result`` whose last block waits for the verdict on ``counts`` (judged once).
 
-    The counts are a reduction over the whole input, judged in one task that
-    every block depends on; the blocks are unchanged when there is no error.
+    The counts are a reduction over the whole input, judged in one task: its
+    errors are raised and its warnings emitted when the last block of
+    ``result`` (in row-major order: the last one a map written as it is
+    computed writes) is computed. Only that block waits for the verdict, so
+    the others stream as before; no block changes when there is no error.
     (Array operations all through: a ``dask.delayed`` verdict would optimize
     the whole counting graph when the result is built.)
     """
@@ -381,14 +415,9 @@ def guard(result: da.Array, counts: da.Array, plan: ScenePlan) -> da.Array:
     verdict = whole.map_blocks(
         _verdict, plan, drop_axis=list(range(whole.ndim)), dtype=bool, meta=np.empty((), bool)
     )
-    indices = "".join(chr(ord("a") + i) for i in range(result.ndim))
-    return da.blockwise(
-        _after_verdict,
-        indices,
-        result,
-        indices,
-        verdict,
-        "",
-        dtype=result.dtype,
-        meta=np.empty((0,) * result.ndim, dtype=result.dtype),
-    )
+    name = "checked-" + tokenize(result.name, verdict.name)
+    keys = list(flatten(result.__dask_keys__()))
+    graph = {(name, *key[1:]): (_after_verdict, key, None) for key in keys[:-1]}
+    graph[(name, *keys[-1][1:])] = (_after_verdict, keys[-1], (verdict.name,))
+    layer = HighLevelGraph.from_collections(name, graph, dependencies=[result, verdict])
+    return da.Array(layer, name, result.chunks, dtype=result.dtype, meta=result._meta)

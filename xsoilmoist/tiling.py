@@ -303,6 +303,26 @@ def _read_then_apply(load: Callable, apply: Callable, t: int, *args) -> np.ndarr
     return apply(load(*args), t)
 
 
+def _read_apply_summarize(
+    load: Callable, apply: Callable, summarize: Callable, core: tuple, t: int, *args
+) -> tuple[np.ndarray, np.ndarray]:
+    """``apply(block, t)`` and ``summarize`` of the block's own scene pixels, in one task."""
+    block = load(*args)
+    return apply(block, t), summarize(block[(slice(None), slice(None), *core)])
+
+
+def _applied(pair: tuple, summary: np.ndarray) -> np.ndarray:
+    """A block task's applied block, taken once its ``summary`` was taken (so it runs first)."""
+    return pair[0]
+
+
+def _core_in_block(start: int, length: int, half: int, size: int) -> slice:
+    """The block's own scene pixels (``[start, start + length)`` within ``[0, size)``), in block
+    coordinates (the block starts ``half`` pixels before ``start``)."""
+    low, high = max(start, 0), min(start + length, size)
+    return slice(low - start + half, max(high, low) - start + half)
+
+
 def overlapping_blocks(
     data: da.Array,
     plan: TilingPlan,
@@ -311,7 +331,9 @@ def overlapping_blocks(
     read_in_task: bool = False,
     apply: Callable[[np.ndarray, int], np.ndarray] | None = None,
     apply_bands: int | None = None,
-) -> da.Array:
+    summarize: Callable[[np.ndarray], np.ndarray] | None = None,
+    summary_shape: tuple[int, ...] = (),
+) -> da.Array | tuple[da.Array, da.Array]:
     """The scene cut into tile-grid blocks, each with a ``half``-pixel margin, mirrored outside.
 
     ``data`` is ``(time, band, y, x)`` with any chunks. Each block
@@ -332,6 +354,14 @@ def overlapping_blocks(
     the block, ``(1, apply_bands, H + overlap, W + overlap)``: the block never
     waits in memory between its reading and its use.
 
+    With ``summarize`` as well (it needs ``apply``), the same task also returns
+    ``summarize(core)``, an array of ``summary_shape``, where ``core`` is the
+    ``(1, band, h, w)`` part of the block that is the block's own scene pixels
+    (no margin, no mirrored padding): the cores of all blocks are the scene,
+    each pixel once. The summaries come as a second array, ``(time, block row,
+    block column, *summary_shape)``, and each is taken from its task before
+    the applied block is, so they never hold the block in memory.
+
     Examples
     --------
     >>> x = da.arange(6 * 6, dtype=np.float32, chunks=4).reshape(1, 1, 6, 6)
@@ -347,16 +377,20 @@ def overlapping_blocks(
     y_chunks = plan.block_chunks(plan.padded_length(n_y), block_tiles)
     x_chunks = plan.block_chunks(plan.padded_length(n_x), block_tiles)
     y_bounds, x_bounds = (np.cumsum((0, *c)) for c in data.chunks[2:])
+    if summarize is not None and apply is None:
+        raise ValueError("summarize needs apply")
     prefix = "ssm-blocks-" if apply is None else "ssm-tiles-"
-    name = prefix + tokenize(data.name, plan, block_tiles, read_in_task, apply)
+    name = prefix + tokenize(data.name, plan, block_tiles, read_in_task, apply, summarize)
     source = dict(data.__dask_graph__()) if read_in_task else None
-    graph = {}
+    graph, pairs, summaries = {}, {}, {}
     y_start = -plan.lead(n_y)  # block edges in scene pixels
     for i, height in enumerate(y_chunks):
         rows = _pieces(y_bounds, y_start - half, y_start + height + half)
+        core_y = _core_in_block(y_start, height, half, n_y)
         x_start = -plan.lead(n_x)
         for j, width in enumerate(x_chunks):
             cols = _pieces(x_bounds, x_start - half, x_start + width + half)
+            core = (core_y, _core_in_block(x_start, width, half, n_x))
             pieces = [(b, ry, rx) for b in range(len(bands)) for ry in rows for rx in cols]
             places = [(bands[b], sy, sx, dy, dx) for b, (_, sy, dy), (_, sx, dx) in pieces]
             shape = (1, n_bands, height + 2 * half, width + 2 * half)
@@ -367,7 +401,14 @@ def overlapping_blocks(
                 else:
                     own = _GraphInTask(cull(source, keys)[0], keys)
                     task = (_read_block, own, list(own.literals), places, shape)
-                if apply is not None:
+                if summarize is not None:
+                    pair = (name + "-pair", t, i, j)
+                    pairs[pair] = (_read_apply_summarize, task[0], apply, summarize, core, t)
+                    pairs[pair] += task[1:]
+                    summary = (name + "-summary", t, i, j, *(0 for _ in summary_shape))
+                    summaries[summary] = (_as_block_summary, pair)
+                    task = (_applied, pair, summary)
+                elif apply is not None:
                     task = (_read_then_apply, task[0], apply, t, *task[1:])
                 graph[(name, t, 0, i, j)] = task
             x_start += width
@@ -378,8 +419,26 @@ def overlapping_blocks(
         tuple(c + 2 * half for c in y_chunks),
         tuple(c + 2 * half for c in x_chunks),
     )
-    layer = HighLevelGraph.from_collections(name, graph, dependencies=[data])
-    return da.Array(layer, name, chunks, dtype=np.float32)
+    if summarize is None:
+        layer = HighLevelGraph.from_collections(name, graph, dependencies=[data])
+        return da.Array(layer, name, chunks, dtype=np.float32)
+    inputs = data.__dask_layers__()
+    layers = {**data.__dask_graph__().layers, name + "-pair": pairs}
+    layers |= {name + "-summary": summaries, name: graph}
+    dependencies = {**data.__dask_graph__().dependencies, name + "-pair": set(inputs)}
+    dependencies |= {name + "-summary": {name + "-pair"}, name: {name + "-pair", name + "-summary"}}
+    hlg = HighLevelGraph(layers, dependencies)
+    summary_chunks = ((1,) * n_t, (1,) * len(y_chunks), (1,) * len(x_chunks))
+    summary_chunks += tuple((n,) for n in summary_shape)
+    return (
+        da.Array(hlg, name, chunks, dtype=np.float32),
+        da.Array(hlg, name + "-summary", summary_chunks, dtype=np.float64),
+    )
+
+
+def _as_block_summary(pair: tuple) -> np.ndarray:
+    """A block task's summary with the time and block axes in front, ``(1, 1, 1, ...)``."""
+    return np.asarray(pair[1])[None, None, None]
 
 
 def _fold_axis(values: np.ndarray, axis: int, half: int) -> np.ndarray:

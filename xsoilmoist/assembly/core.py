@@ -21,7 +21,7 @@ from xsoilmoist.assembly.timing import (
     optical_composite,
     vegetation_composite,
 )
-from xsoilmoist.bands import plan_standardization, standardize
+from xsoilmoist.bands import derive_band, plan_standardization, standardize
 from xsoilmoist.catalogue import BANDS, lookup_alias
 from xsoilmoist.errors import GridError, InputError, InputWarning, StandardizeError
 from xsoilmoist.grid import pixel_size_metres, spatial_dims
@@ -31,6 +31,8 @@ __all__ = ["assemble"]
 _SAR = ("sar_c", "sar_l")
 _GRID_MODALITIES = (*_SAR, "optical")
 _DEGREE_DIMS = {"latitude", "longitude", "lat", "lon"}
+#: A DEM with pixels over this many times the grid's gets its slope on its own grid.
+COARSE_DEM = 1.25
 
 
 @dataclass
@@ -115,6 +117,29 @@ def _target(layers: list[Layer], grid) -> tuple[object, str, tuple | None]:
         y_dim, x_dim = spatial_dims(reference)
         chunks = tuple(max(reference.chunksizes[d]) for d in (y_dim, x_dim))
     return box, what, chunks
+
+
+def _slopes_of_coarse_dems(layers: list[Layer], target_m: float) -> list[Layer]:
+    """The slope of each DEM coarser than the grid, on the DEM's own grid (resampled after).
+
+    A DEM has no slopes finer than its pixels; Horn's method on its bilinear
+    interpolation would show them as facets (the gradient of a bilinear
+    surface jumps at every source pixel border). A DEM as fine as the grid or
+    finer is resampled first, and its slope derived on the grid.
+    """
+    if any(layer.band == "slope" for layer in layers):
+        return []
+    return [
+        Layer(
+            "slope",
+            derive_band("slope", {"elevation": layer.data}),
+            layer.origin,
+            layer.native_m,
+            [*layer.notes, f"slope derived on the DEM's own {layer.native_m:.3g} m grid"],
+        )
+        for layer in layers
+        if layer.band == "elevation" and layer.native_m > COARSE_DEM * target_m
+    ]
 
 
 def _regrid(layer: Layer, target, chunks) -> None:
@@ -352,7 +377,8 @@ def _bounds(box) -> tuple[float, ...]:
 
 
 def _derived(scene: xr.Dataset) -> xr.Dataset:
-    """``scene`` with slope, NDVI and VH/VV derived on the target grid (attrs kept)."""
+    """``scene`` with slope (unless a coarse DEM's), NDVI and VH/VV derived on the target grid
+    (attrs kept)."""
     out = standardize(scene)
     for band in scene.data_vars:
         out[band].attrs = dict(scene[band].attrs)
@@ -378,7 +404,8 @@ def assemble(
     clear observation within ``time_tolerance`` per pixel; ERA5 ``t2m`` and
     ``tp`` are the daily mean and total of the SAR day; MODIS composites the
     one covering the date; DEM and other layers without time are static.
-    Slope, NDVI and VH-VV are derived on the target grid. Every band records
+    NDVI, VH-VV and slope are derived on the target grid (the slope of a DEM
+    coarser than the grid on the DEM's own grid, then resampled). Every band records
     its ``source``, ``native_resolution_m``, ``resampling`` and ``time_rule``
     in its attrs; the rules are in ``attrs["assembly_rules"]``.
 
@@ -469,6 +496,7 @@ def _build(
         )
     times = _sar_times(layers)
     target, what, chunks = _target(layers, grid)
+    layers += _slopes_of_coarse_dems(layers, target_metres(target))
     problems = []
     if times is not None:
         layers, problems = _before_grid(layers, times, tolerance)
