@@ -141,15 +141,45 @@ def to_grid(
     return out, method
 
 
-def _warp_chunk(source_box, chunk_box, options, shape, places, *blocks) -> np.ndarray:
-    """One target chunk, resampled from the source window pasted from its ``blocks``."""
+def _warp_chunk(source_box, chunk_box, options, shape, places, interior, *blocks) -> np.ndarray:
+    """One target chunk, resampled from the source window pasted from its ``blocks``.
+
+    A chunk whose source window lies inside the source (``interior``) and
+    holds no nodata value (NaN, or 0 for the SCL mask) goes through GDAL's
+    kernel for data without a mask: the same values (the assembly tests
+    compare every chunk with resampling the whole input in memory), two to
+    three times as fast as the masked one.
+    """
     from odc.geo.warp import rio_reproject
 
     window = np.empty(shape, dtype=blocks[0].dtype)
     for place, block in zip(places, blocks, strict=True):
         window[place] = block
     out = np.full((*shape[:-2], *chunk_box.shape.yx), options["dst_nodata"], dtype=window.dtype)
+    nodata = options["src_nodata"]
+    if interior and not (np.isnan(window) if np.isnan(nodata) else window == nodata).any():
+        return _warp_without_mask(window, out, source_box, chunk_box, options["resampling"])
     return rio_reproject(window, out, source_box, chunk_box, ydim=window.ndim - 2, **options)
+
+
+def _warp_without_mask(window, out, source_box, chunk_box, resampling: str) -> np.ndarray:
+    """GDAL's warp of ``window`` into ``out`` without nodata, plane by plane, as odc-geo does."""
+    import rasterio.warp
+    from odc.geo.warp import resampling_s2rio
+
+    for index in np.ndindex(*window.shape[:-2]):
+        rasterio.warp.reproject(
+            window[index],
+            out[index],
+            src_transform=source_box.transform,
+            src_crs=str(source_box.crs),
+            dst_transform=chunk_box.transform,
+            dst_crs=str(chunk_box.crs),
+            resampling=resampling_s2rio(resampling),
+            XSCALE=1,  # odc-geo's fix for GDAL's kernel radius (OSGeo/gdal#7750)
+            YSCALE=1,
+        )
+    return out
 
 
 def _lazy_reproject(data, box, target, chunks, options: dict):
@@ -188,6 +218,9 @@ def _lazy_reproject(data, box, target, chunks, options: dict):
                     data.dtype,
                 )
                 continue
+            interior = all(  # the footprint and its margin lie inside the source
+                0 < w.start and w.stop < n for w, n in zip(window, box.shape.yx, strict=True)
+            )
             pieces = list(itertools.product(rows, cols))
             places = [(..., ry[2], rx[2]) for ry, rx in pieces]
             blocks = [
@@ -201,6 +234,7 @@ def _lazy_reproject(data, box, target, chunks, options: dict):
                 options,
                 shape,
                 places,
+                interior,
                 *blocks,
             )
     layer = HighLevelGraph.from_collections(name, graph, dependencies=[data])
