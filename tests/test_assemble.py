@@ -19,7 +19,7 @@ from pyproj import Transformer
 import xsoilmoist
 from xsoilmoist import datasets
 from xsoilmoist.assembly import dataset_from_band_array
-from xsoilmoist.assembly.rebuild import spatially_chunked
+from xsoilmoist.assembly.rebuild import is_assembled, spatially_chunked
 from xsoilmoist.assembly.regrid import geobox_of, to_grid
 from xsoilmoist.errors import GridError, InputError, InputWarning, StandardizeError
 
@@ -425,6 +425,9 @@ def test_predict_reads_an_assembled_scene_built_again_at_its_block_edges():
     for name in again.data_vars:
         assert again[name].attrs == scene[name].attrs
     assert again.rio.crs == scene.rio.crs
+    # predict gives such scenes bigger blocks (inference.ASSEMBLED_BLOCK): fewer pieces to build
+    assert is_assembled(scene)
+    assert not is_assembled(scene.chunk(sizes)) and not is_assembled(scene.compute())
     changed = spatially_chunked(scene.assign(vv=scene["vv"] + 1.0), sizes)  # not the assembled vv
     xr.testing.assert_allclose(changed["vv"], scene["vv"] + 1.0)
     assert changed["vv"].chunks[1:] == (sizes["y"], sizes["x"])

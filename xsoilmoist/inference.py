@@ -22,7 +22,7 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from xsoilmoist.assembly.rebuild import spatially_chunked
+from xsoilmoist.assembly.rebuild import is_assembled, spatially_chunked
 from xsoilmoist.bands import plan_standardization, standardize
 from xsoilmoist.catalogue import BANDS
 from xsoilmoist.encoding import metadata_features
@@ -55,6 +55,9 @@ __all__ = ["ModelRef", "model_load_count", "predict", "prepare_inputs"]
 
 #: Pixels per block edge that inference aims for (a whole number of tile cores).
 TARGET_BLOCK = 1024
+#: The same for a scene from :func:`~xsoilmoist.assemble`, whose blocks resample, composite
+#: and derive what they read: bigger blocks read fewer pieces and a smaller share of margins.
+ASSEMBLED_BLOCK = 2048
 #: Largest default tile, as a multiple of the model card's tile (see :func:`_default_tiling`).
 MAX_TILE_FACTOR = 2
 #: Pixels per forward pass when ``batch_size`` is not given: 4 tiles of 256 x 256.
@@ -233,16 +236,19 @@ def _block_aligned_chunks(
     return spatially_chunked(ds, sizes)
 
 
-def _block_tiles(plan: TilingPlan) -> int:
-    """Tile cores per block edge: the whole number that comes nearest ``TARGET_BLOCK`` pixels.
+def _block_tiles(plan: TilingPlan, target: int = TARGET_BLOCK) -> int:
+    """Tile cores per block edge: the whole number that comes nearest ``target`` pixels.
 
     Not fewer so that every thread gets a block: the model runs one forward
     pass at a time per process, on all its cores (:func:`~xsoilmoist.runtime.tile_runner`),
     so more and smaller blocks only read their margins again and set the
     reading threads against the model's. Measured at 1024 x 1024 px (eager,
     448 px tiles, 2 cores, best of 3): one block 2.0-2.4 s, four 2.2-2.6 s, nine 3.2-3.4 s.
+    Blocks of a scene read from zarr gain nothing from being larger (4096 and 8192 px, zarr
+    to zarr: the same time with 2048 px blocks, twice the peak memory); those of an assembled
+    scene do (:data:`ASSEMBLED_BLOCK`; ``benchmarks/assemble.py``: 34.1 -> 27.9 s at 4096 px).
     """
-    return max(1, round(TARGET_BLOCK / plan.stride))
+    return max(1, round(target / plan.stride))
 
 
 def _check_inputs(ds: xr.Dataset, model: SSMNet, plan, required: list[str]) -> None:
@@ -497,7 +503,7 @@ def predict(
     plan, runtime, batch_size = _choose_runtime(
         ref, loaded, shape, tile, overlap, batch_size, (precision, device, compile)
     )
-    block_tiles = _block_tiles(plan)
+    block_tiles = _block_tiles(plan, ASSEMBLED_BLOCK if is_assembled(ds) else TARGET_BLOCK)
     dask_input = any(v.chunks is not None for v in ds.data_vars.values())
     if dask_input:
         ds = _block_aligned_chunks(ds, plan, block_tiles, y_dim, x_dim)

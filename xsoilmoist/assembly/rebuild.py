@@ -24,7 +24,7 @@ import xarray as xr
 
 from xsoilmoist.grid import spatial_dims
 
-__all__ = ["remember", "spatially_chunked"]
+__all__ = ["is_assembled", "remember", "spatially_chunked"]
 
 #: How many assembled scenes are remembered (the latest ones).
 KEEP = 16
@@ -41,6 +41,18 @@ def remember(scene: xr.Dataset, build: Build) -> None:
             _BUILDS.move_to_end(variable.data.name)
     while len(_BUILDS) > KEEP * max(1, len(scene.data_vars)):
         _BUILDS.popitem(last=False)
+
+
+def is_assembled(ds: xr.Dataset) -> bool:
+    """Whether a variable of ``ds`` is one :func:`~xsoilmoist.assemble` can build again.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> is_assembled(xr.Dataset({"vv": (("y", "x"), np.zeros((4, 4)))}).chunk(2))
+    False
+    """
+    return any(v.chunks is not None and v.data.name in _BUILDS for v in ds.data_vars.values())
 
 
 def spatially_chunked(ds: xr.Dataset, sizes: Mapping[str, tuple[int, ...]]) -> xr.Dataset:
