@@ -403,8 +403,15 @@ def overlapping_blocks(
                     task = (_read_block, own, list(own.literals), places, shape)
                 if summarize is not None:
                     pair = (name + "-pair", t, i, j)
-                    pairs[pair] = (_read_apply_summarize, task[0], apply, summarize, core, t)
-                    pairs[pair] += task[1:]
+                    pairs[pair] = (
+                        _read_apply_summarize,
+                        task[0],
+                        apply,
+                        summarize,
+                        core,
+                        t,
+                        *task[1:],
+                    )
                     summary = (name + "-summary", t, i, j, *(0 for _ in summary_shape))
                     summaries[summary] = (_as_block_summary, pair)
                     task = (_applied, pair, summary)
