@@ -57,7 +57,7 @@ __all__ = ["ModelRef", "model_load_count", "predict", "prepare_inputs"]
 TARGET_BLOCK = 1024
 #: The same for a scene from :func:`~xsoilmoist.assemble`, whose blocks resample, composite
 #: and derive what they read: bigger blocks read fewer pieces and a smaller share of margins.
-ASSEMBLED_BLOCK = 2048
+ASSEMBLED_BLOCK = 1536
 #: Largest default tile, as a multiple of the model card's tile (see :func:`_default_tiling`).
 MAX_TILE_FACTOR = 2
 #: Pixels per forward pass when ``batch_size`` is not given: 4 tiles of 256 x 256.
@@ -246,7 +246,8 @@ def _block_tiles(plan: TilingPlan, target: int = TARGET_BLOCK) -> int:
     448 px tiles, 2 cores, best of 3): one block 2.0-2.4 s, four 2.2-2.6 s, nine 3.2-3.4 s.
     Blocks of a scene read from zarr gain nothing from being larger (4096 and 8192 px, zarr
     to zarr: the same time with 2048 px blocks, twice the peak memory); those of an assembled
-    scene do (:data:`ASSEMBLED_BLOCK`; ``benchmarks/assemble.py``: 34.1 -> 27.9 s at 4096 px).
+    scene do (:data:`ASSEMBLED_BLOCK`; assemble + predict in one graph at 8192 px: 1024 px
+    blocks 111 s and 2.4 GiB, 1536 px 78 s and 2.8 GiB, 2048 px 86 s and 3.7 GiB).
     """
     return max(1, round(target / plan.stride))
 
