@@ -282,6 +282,7 @@ def test_counts_made_by_the_blocks_equal_value_counts(n_y, n_x, chunk, tile, blo
     stack = da.stack(
         [std["vh"].data, da.full((1, n_y, n_x), np.nan, dtype=np.float32), std["vv"].data], axis=1
     )
+    count, count_shape = block_counter(plan, layout)
     _, counts = overlapping_blocks(
         stack,
         TilingPlan.for_tile(tile, halo=1, overlap=4),
@@ -289,8 +290,8 @@ def test_counts_made_by_the_blocks_equal_value_counts(n_y, n_x, chunk, tile, blo
         read_in_task=True,
         apply=lambda block, t: np.zeros((1, 2, *block.shape[2:]), np.float32),
         apply_bands=2,
-        summarize=block_counter(plan, layout),
-        summary_shape=(2, 3),
+        summarize=count,
+        summary_shape=count_shape,
     )
     from_blocks = counts.sum(axis=(1, 2)).transpose(1, 0, 2).compute()
     np.testing.assert_array_equal(from_blocks, value_counts(std, plan.bands, plan)[..., 1:])

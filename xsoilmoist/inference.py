@@ -29,9 +29,9 @@ from xsoilmoist.encoding import metadata_features
 from xsoilmoist.errors import InputError, InputTypeError, ModelError
 from xsoilmoist.grid import carry_georeferencing, coordinate_step, spatial_dims
 from xsoilmoist.input_checks import (
-    COUNTS,
     ScenePlan,
     block_counter,
+    counts_of_blocks,
     guard,
     inspect_metadata,
     judge_counts,
@@ -45,7 +45,7 @@ from xsoilmoist.runtime import (
     tile_runner,
     torch_threads,
 )
-from xsoilmoist.surface_conditions import FLAGS, applied_rules, condition_flags
+from xsoilmoist.surface_conditions import CONDITION_BANDS, applied_rules, condition_flags
 from xsoilmoist.tiling import TilingPlan, assemble_blocks, overlapping_blocks
 
 if TYPE_CHECKING:
@@ -511,7 +511,7 @@ def predict(
     stack, meta, std = prepare_inputs(
         ds, loaded, date=date, rename=rename, processing_baseline=processing_baseline
     )
-    needed = {b for _, bands, _ in FLAGS.values() for b in bands} if mask_conditions else set()
+    needed = CONDITION_BANDS if mask_conditions else frozenset()
     conditions = {b: i for i, b in enumerate(loaded.config.bands) if b in needed}
     predict_block = functools.partial(
         _predict_block,
@@ -527,11 +527,8 @@ def predict(
     )
     if dask_input:  # the input checks count each block's own pixels as the block reads them
         scene = scene_plan(std, loaded)
-        sums, counts = blocks(
-            read_in_task=True,
-            summarize=block_counter(scene, loaded.config.bands),
-            summary_shape=(len(scene.bands), len(COUNTS) - 1),
-        )
+        count, count_shape = block_counter(scene, loaded.config.bands)
+        sums, counts = blocks(read_in_task=True, summarize=count, summary_shape=count_shape)
     else:
         sums = blocks()
     lead_y, lead_x = plan.lead(shape[1]), plan.lead(shape[2])
@@ -539,9 +536,7 @@ def predict(
         :, lead_y : lead_y + shape[1], lead_x : lead_x + shape[2]
     ]
     if dask_input:
-        counted = counts.sum(axis=(1, 2)).transpose(1, 0, 2)  # (band, time, count)
-        pixels = da.full((*counted.shape[:2], 1), shape[1] * shape[2], dtype=counted.dtype)
-        result = guard(result, da.concatenate([pixels, counted], axis=2), scene)
+        result = guard(result, counts_of_blocks(counts, shape[1] * shape[2]), scene)
     ssm = _as_ssm(result, std, (y_dim, x_dim), ref, loaded.card.trained)
     ssm.attrs["tiling"] = f"tile {plan.tile}, overlap {plan.overlap}, halo {plan.halo} px"
     ssm.attrs["runtime"] = runtime.describe()

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import dask.array as da
@@ -61,6 +61,8 @@ __all__ = [
     "PLAUSIBLE_RANGES",
     "InputFindings",
     "ScenePlan",
+    "block_counter",
+    "counts_of_blocks",
     "guard",
     "inspect_metadata",
     "judge_counts",
@@ -315,16 +317,26 @@ def _count_bounds(band: str, plan: ScenePlan) -> tuple[float, float, float, floa
     return tuple(float(b) for b in bounds)
 
 
-def block_counter(plan: ScenePlan, layout: Sequence[str]):
+def block_counter(plan: ScenePlan, layout: Sequence[str]) -> tuple[Callable, tuple[int, int]]:
     """A function counting, in one ``(1, band, y, x)`` block stacked in ``layout``'s band order,
-    the :data:`COUNTS` after ``"pixels"`` of ``plan``'s bands: ``(band, 3)``.
+    the :data:`COUNTS` after ``"pixels"`` of ``plan``'s bands, and the shape it returns:
+    ``(band, 3)``.
 
     What :func:`value_counts` counts per chunk, for blocks that are read anyway
-    (summed over blocks that cover the scene once, they are its counts).
+    (:func:`counts_of_blocks` sums them over blocks that cover the scene once).
     """
     where = [layout.index(band) for band in plan.bands]
     bounds = [_count_bounds(band, plan) for band in plan.bands]
-    return functools.partial(_count_bands, where=where, bounds=bounds)
+    count = functools.partial(_count_bands, where=where, bounds=bounds)
+    return count, (len(plan.bands), len(COUNTS) - 1)
+
+
+def counts_of_blocks(summaries: da.Array, pixels: int) -> da.Array:
+    """:func:`value_counts`' counts from the ``(time, block row, block column, band, 3)``
+    counts of :func:`block_counter` over blocks that cover the scene's ``pixels`` once."""
+    counted = summaries.sum(axis=(1, 2)).transpose(1, 0, 2)  # (band, time, count)
+    grid = da.full((*counted.shape[:2], 1), pixels, dtype=counted.dtype)
+    return da.concatenate([grid, counted], axis=2)
 
 
 def _count_bands(block: np.ndarray, where: list[int], bounds: list) -> np.ndarray:

@@ -39,6 +39,7 @@ from xsoilmoist.bands import normalized_difference, standardize
 from xsoilmoist.grid import carry_georeferencing
 
 __all__ = [
+    "CONDITION_BANDS",
     "FLAGS",
     "FROZEN",
     "OPEN_WATER",
@@ -55,6 +56,8 @@ FLAGS: dict[int, tuple[str, tuple[str, ...], str]] = {
     SNOW: ("snow_cover", ("green", "swir1", "nir"), "snow cover (NDSI >= 0.4 and nir > 0.11)"),
     OPEN_WATER: ("open_water", ("green", "nir"), "open water (NDWI > 0, not snow)"),
 }
+#: Every band a rule reads.
+CONDITION_BANDS = frozenset(b for _, needs, _ in FLAGS.values() for b in needs)
 _FREEZING = 0.0  # degC
 _NDSI_SNOW, _NIR_SNOW = 0.4, 0.11
 _NDWI_WATER = 0.0
@@ -115,7 +118,7 @@ def surface_conditions(ds: xr.Dataset, **standardize_options) -> xr.DataArray:
         and the ``rules_applied``; 0 where no rule flags the pixel.
     """
     std = standardize(ds, **standardize_options)
-    names = sorted({b for _, needs, _ in FLAGS.values() for b in needs if b in std.data_vars})
+    names = sorted(CONDITION_BANDS & set(std.data_vars))
     if names:
         arrays = xr.broadcast(*(std[b] for b in names))
         flags = xr.apply_ufunc(
