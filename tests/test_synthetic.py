@@ -27,6 +27,7 @@ CONTROLLED = ObservingSystem(
     soil_colour_sd=0.0,
     darkening_sd=0.0,
     canopy_reflectance_sd=0.0,
+    residue_cover_limit=0.0,
 )
 
 
@@ -235,6 +236,50 @@ def test_no_single_band_gives_moisture_away_in_randomized_scenes():
     assert abs(_corr(randomized.swir1, randomized.ssm_true)) < 0.5
     for band in ("blue", "red", "nir", "swir2", "vv", "vh"):
         assert abs(_corr(randomized[band], randomized.ssm_true)) < 0.7, band
+
+
+def test_crop_residue_hides_the_soil_darkening_from_swir():
+    """Straw brighter than the soil at 1.6 um and dry after rain decouples SWIR1 from moisture."""
+    bare = _uniform_cover(0.0)
+    clean = simulate_scene(bare, shape=SMALL, times=4, seed=3, observing_system=CONTROLLED)
+    covered = simulate_scene(
+        bare,
+        shape=SMALL,
+        times=4,
+        seed=3,
+        observing_system=replace(CONTROLLED, residue_cover_limit=1.0, residue_brightness_sd=0.0),
+    )
+    assert _corr(clean.swir1, clean.ssm_true) < -0.7
+    assert abs(_corr(covered.swir1, covered.ssm_true)) < 0.5
+    assert float(covered.swir1.mean()) > float(clean.swir1.mean())  # straw is the brighter
+    np.testing.assert_array_equal(covered.ssm_true.values, clean.ssm_true.values)
+    np.testing.assert_array_equal(covered.vv.values, clean.vv.values)  # the radar: green LAI only
+
+
+def test_full_residue_cover_shows_the_residue_spectrum_whatever_the_soil():
+    from xsoilmoist.synthetic.optical import ground_reflectance
+
+    soil = np.array([0.05, 0.2, 0.4])
+    assert ground_reflectance(soil, 0.38, 1.0) == pytest.approx(np.full(3, 0.38))
+    np.testing.assert_array_equal(ground_reflectance(soil, 0.38, 0.0), soil)
+
+
+def test_litter_is_residue_before_the_peak_and_dead_biomass_that_decays_after_senescence():
+    from xsoilmoist.synthetic.vegetation import lai_on_day, litter_cover, vegetation_maps
+
+    grid = np.arange(0.0, 640.0, 10.0)
+    maps = vegetation_maps(
+        0, grid[::-1] + 5e6, grid + 5e5, REGIONS["farmland"], 10.0, residue_cover_limit=0.6
+    )
+    assert 0.0 <= maps.residue_cover.min() and maps.residue_cover.max() <= 0.6
+
+    def cover(doy):
+        return litter_cover(maps, doy, lai_on_day(maps, doy), 40.0)
+
+    np.testing.assert_allclose(cover(120.0), maps.residue_cover, atol=1e-12)  # before the season
+    late = [float(cover(doy).mean()) for doy in (250.0, 280.0, 340.0)]
+    assert late[0] > late[1] > late[2] > float(maps.residue_cover.mean()), late
+    assert float(cover(280.0).max()) <= 1.0
 
 
 def _binned_r2(values: np.ndarray, truth: np.ndarray, bins: int = 40) -> float:

@@ -9,6 +9,21 @@ Soil
     (``ObservingSystem.moisture_darkening``: a saturated soil keeps about
     60 % of its dry reflectance in the visible and NIR and about 45 % in the
     SWIR).
+Litter and crop residue
+    Dead plant material (non-photosynthetic vegetation) covering a fraction
+    ``f`` of the ground (:func:`~xsoilmoist.synthetic.vegetation.litter_cover`)
+    mixes linearly with the soil beneath the green canopy, ``R_ground = f
+    R_residue + (1 - f) R_soil``, as in the green/non-photosynthetic/bare
+    unmixing of Guerschman et al. (2009), Remote Sensing of Environment
+    113:928-945. ``R_residue`` (``ObservingSystem.residue_reflectance``)
+    follows dry crop residues and litter: brighter than most soils in the
+    SWIR at 1.6 um, darker at 2.2 um where ligno-cellulose absorbs (Daughtry
+    2001, "Discriminating crop residues from soil by shortwave infrared
+    reflectance", Agronomy Journal 93:125-131; Nagler et al. 2000, Remote
+    Sensing of Environment 71:207-215), with a lognormal brightness
+    (``residue_brightness_sd``). Residue dries within hours of rain, so its
+    reflectance is taken as independent of the soil layer's moisture: bright
+    SWIR over sparse vegetation may be residue, not dry soil.
 Canopy
     The semi-empirical exponential model of Baret & Guyot (1991), "Potentials
     and limits of vegetation indices for LAI and APAR assessment", Remote
@@ -61,6 +76,7 @@ __all__ = [
     "add_noise",
     "cloud_cover",
     "cloud_mask",
+    "ground_reflectance",
     "reflectance",
     "shadow_offset",
     "soil_reflectance",
@@ -90,11 +106,14 @@ class SurfaceOptics:
         ``c`` of ``R_soil = R_dry exp(-c S)``.
     canopy
         Reflectance of an infinitely thick canopy.
+    residue
+        Reflectance of dry litter and crop residue.
     """
 
     dry: np.ndarray
     darkening: np.ndarray
     canopy: np.ndarray
+    residue: np.ndarray
 
 
 def surface_optics(
@@ -130,7 +149,11 @@ def surface_optics(
         sd * (0.7 * shared + 0.7 * own)
     )
     dry = _DRY_CAP * np.tanh(dry / _DRY_CAP)  # brightest dry soils: sands, crusts (about 0.5)
-    return SurfaceOptics(dry=dry, darkening=darkening, canopy=canopy)
+    residue_brightness = observing.residue_brightness_sd * field(
+        "residue_brightness", _CANOPY_SCALE
+    )
+    residue = np.asarray(observing.residue_reflectance)[:, None, None] * np.exp(residue_brightness)
+    return SurfaceOptics(dry=dry, darkening=darkening, canopy=canopy, residue=residue)
 
 
 def soil_reflectance(dry, darkening, relative_saturation):
@@ -142,6 +165,17 @@ def soil_reflectance(dry, darkening, relative_saturation):
     0.135
     """
     return dry * np.exp(-darkening * np.asarray(relative_saturation))
+
+
+def ground_reflectance(soil, residue, litter):
+    """Linear mixture of residue (fraction ``litter``) and soil (Guerschman et al. 2009).
+
+    Examples
+    --------
+    >>> round(float(ground_reflectance(0.2, 0.4, 0.25)), 3)
+    0.25
+    """
+    return soil + (residue - soil) * np.asarray(litter)
 
 
 def reflectance(soil, lai, vegetation: float, extinction: float):

@@ -22,7 +22,7 @@ from xsoilmoist.synthetic.random_fields import fbm, stream_key
 from xsoilmoist.synthetic.randomization import SceneDraws, atmosphere_residual
 from xsoilmoist.synthetic.regions import OPTICAL_BANDS, ObservingSystem, Region
 from xsoilmoist.synthetic.soil import clip_texture, saxton_rawls, texture_fields
-from xsoilmoist.synthetic.vegetation import lai_on_day, vegetation_maps
+from xsoilmoist.synthetic.vegetation import lai_on_day, litter_cover, vegetation_maps
 from xsoilmoist.synthetic.water_balance import (
     day_length,
     equilibrium_moisture,
@@ -199,18 +199,23 @@ def _optical(
     moisture: np.ndarray,
     saturation: np.ndarray,
     lai: np.ndarray,
+    litter: np.ndarray,
     mask: np.ndarray,
     optics: optical.SurfaceOptics,
     indices: tuple,
 ) -> dict[str, np.ndarray]:
-    """Reflectance of one date in the six optical bands, NaN under clouds and shadows."""
+    """Reflectance of one date in the six optical bands, NaN under clouds and shadows.
+
+    ``litter`` is the fraction of the ground under dead plant material.
+    """
     observing = context.observing
     relative_saturation = moisture / saturation
     offsets, gain = atmosphere_residual(context.seed, int(indices[0]), observing)
     out = {}
     for i, band in enumerate(OPTICAL_BANDS):
         soil = optical.soil_reflectance(optics.dry[i], optics.darkening[i], relative_saturation)
-        value = optical.reflectance(soil, lai, optics.canopy[i], observing.canopy_extinction[i])
+        ground = optical.ground_reflectance(soil, optics.residue[i], litter)
+        value = optical.reflectance(ground, lai, optics.canopy[i], observing.canopy_extinction[i])
         value = value * gain + offsets[i]
         key = stream_key(context.seed, f"reflectance_noise_{band}")
         value = optical.add_noise(value, key, observing.reflectance_noise, *indices)
@@ -277,6 +282,7 @@ def _land_surface(static: xr.Dataset, context: BlockContext) -> _LandSurface:
         resolution,
         roughness_sd=observing.roughness_sd,
         rms_height_limits=observing.rms_height_limits,
+        residue_cover_limit=observing.residue_cover_limit,
     )
     dry = np.asarray(region.soil.dry_reflectance) * context.draws.soil_brightness
     optics = optical.surface_optics(seed, y, x, dry, observing, resolution)
@@ -357,7 +363,8 @@ def _dated_fields(static, context: BlockContext, land: _LandSurface, moisture, r
         )
         mask = optical.cloud_mask(seed, number, y, x, cover, offset, context.resolution)
         saturation = land.soil.saturation
-        reflectances = _optical(context, theta, saturation, lai, mask, land.optics, indices)
+        litter = litter_cover(land.vegetation, doy[day], lai, observing.litter_decay_days)
+        reflectances = _optical(context, theta, saturation, lai, litter, mask, land.optics, indices)
         dated = {
             **radar,
             **reflectances,

@@ -386,6 +386,18 @@ class ObservingSystem:
     canopy_reflectance_sd
         Log-space standard deviation of the canopy's ``R_inf`` (per band,
         partly shared).
+    residue_cover_limit
+        Largest fraction of the soil under litter and crop residue (per parcel
+        on managed land, uniform from 0 to this).
+    litter_decay_days
+        e-folding time of the season's standing dead biomass after
+        senescence, days.
+    residue_reflectance
+        Reflectance of dry litter and crop residue (non-photosynthetic
+        vegetation), per optical band.
+    residue_brightness_sd
+        Log-space standard deviation of the residue's brightness (crop, age,
+        weathering).
     atmosphere_offset_sd
         Standard deviation of the per-date additive atmospheric-correction
         residual, per optical band.
@@ -435,6 +447,10 @@ class ObservingSystem:
     soil_colour_sd: float = 0.15
     darkening_sd: float = 0.2
     canopy_reflectance_sd: float = 0.12
+    residue_cover_limit: float = 0.6
+    litter_decay_days: float = 40.0
+    residue_reflectance: PerBand = (0.08, 0.11, 0.15, 0.28, 0.38, 0.27)
+    residue_brightness_sd: float = 0.2
     atmosphere_offset_sd: PerBand = (0.008, 0.006, 0.005, 0.005, 0.004, 0.003)
     atmosphere_gain_sd: float = 0.03
 

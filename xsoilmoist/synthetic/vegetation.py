@@ -21,6 +21,17 @@ FPAR
     Beer's law, ``FPAR = 1 - exp(-k LAI)`` with ``k = 0.5`` (Monsi & Saeki
     1953; the relation underlying the MODIS LAI/FPAR product, Myneni et al.
     2002, Remote Sensing of Environment 83:214-231).
+Litter and crop residue
+    Dead plant material covering the soil: a time-invariant residue and
+    litter cover (per parcel on managed land, uniform between 0 and
+    ``residue_cover_limit``: from clean tillage to the 30 % and more that
+    defines conservation tillage, USDA-NRCS; a smooth field elsewhere) and
+    the standing dead biomass of the season, ``LAI_peak - LAI(t)`` after the
+    peak, which decays (harvest, lodging, decomposition) with an e-folding
+    time of ``litter_decay_days`` after senescence. Both are optically
+    non-photosynthetic vegetation (:mod:`~xsoilmoist.synthetic.optical`);
+    the radar's Water Cloud Model sees the green LAI only (dry matter holds
+    little water).
 Rooting
     The fraction of roots in the 0-5 cm layer, ``1 - beta^5`` (Jackson et al.
     1996, Oecologia 108:389-411), sets the layer's share of transpiration.
@@ -43,6 +54,7 @@ __all__ = [
     "double_logistic",
     "fpar_from_lai",
     "lai_on_day",
+    "litter_cover",
     "vegetation_maps",
 ]
 
@@ -73,6 +85,9 @@ class VegetationMaps:
         mm per irrigation and the first and last day of year it is applied.
     sand_offset, clay_offset
         Texture shift of the pixel's class.
+    residue_cover
+        Fraction of the soil under litter and crop residue outside the
+        season's own dead biomass (0-1).
     """
 
     land_cover: np.ndarray
@@ -90,6 +105,7 @@ class VegetationMaps:
     irrigation_end: np.ndarray
     sand_offset: np.ndarray
     clay_offset: np.ndarray
+    residue_cover: np.ndarray
 
 
 @numba.njit(cache=True, nogil=True)
@@ -125,6 +141,35 @@ def lai_on_day(maps: VegetationMaps, doy: float) -> np.ndarray:
     return _lai_grid(
         float(doy), maps.lai_min, maps.lai_max, maps.green_up, maps.senescence, maps.rate
     )
+
+
+def litter_cover(
+    maps: VegetationMaps, doy: float, lai: np.ndarray, decay_days: float, extinction: float = 0.5
+) -> np.ndarray:
+    """Fraction of the ground hidden by dead plant material on day of year ``doy``.
+
+    The season's standing dead biomass, ``LAI_peak - LAI`` once the peak has
+    passed (``LAI_peak = LAI_max`` of the pixel), decaying as
+    ``exp(-(doy - senescence) / decay_days)`` after senescence, covers the
+    ground by Beer's law with ``extinction``; the residue cover fills the
+    rest: ``1 - (1 - residue) exp(-k LAI_dead)``.
+
+    Examples
+    --------
+    >>> from xsoilmoist.synthetic.regions import REGIONS
+    >>> grid = np.arange(0.0, 320.0, 10.0)
+    >>> maps = vegetation_maps(0, grid[::-1] + 5e6, grid + 5e5, REGIONS["farmland"], 10.0,
+    ...                        residue_cover_limit=0.5)
+    >>> before = litter_cover(maps, 120.0, lai_on_day(maps, 120.0), 40.0)
+    >>> after = litter_cover(maps, 265.0, lai_on_day(maps, 265.0), 40.0)
+    >>> bool(np.allclose(before, maps.residue_cover)), bool(after.mean() > before.mean())
+    (True, True)
+    """
+    peak = 0.5 * (maps.green_up + maps.senescence)
+    since = np.maximum(doy - maps.senescence, 0.0)
+    dead = np.where(doy > peak, np.maximum(maps.lai_max - lai, 0.0), 0.0)
+    dead = dead * np.exp(-since / decay_days)
+    return 1.0 - (1.0 - maps.residue_cover) * np.exp(-extinction * dead)
 
 
 def fpar_from_lai(lai, extinction: float = 0.5):
@@ -213,6 +258,7 @@ def vegetation_maps(
     *,
     roughness_sd: float = _ROUGHNESS_SD,
     rms_height_limits: tuple[float, float] = (0.4, 4.0),
+    residue_cover_limit: float = 0.0,
 ) -> VegetationMaps:
     """Land cover and vegetation parameters on the grid ``y`` by ``x`` (CRS metres).
 
@@ -238,6 +284,10 @@ def vegetation_maps(
         values = [getattr(c, attribute) for c in region.land_cover]
         return np.array(values, dtype=np.float64)[land_cover]
 
+    parcel_residue = uniform(stream_key(seed, "parcel_residue"), parcel_row, parcel_col)
+    smooth_residue = fbm(stream_key(seed, "residue"), y, x, scale=300.0, finest=finest)
+    smooth_residue = 1.0 / (1.0 + np.exp(-1.7 * smooth_residue))  # about uniform on 0-1
+    residue = residue_cover_limit * np.where(managed, parcel_residue, smooth_residue)
     interval = per_class("irrigation_interval").astype(np.int64)
     turn = hash_indices(stream_key(seed, "irrigation_turn"), parcel_row, parcel_col)
     phase = (turn % np.maximum(interval, 1).astype(np.uint64)).astype(np.int64)
@@ -259,4 +309,5 @@ def vegetation_maps(
         irrigation_end=per_class("irrigation_end_doy"),
         sand_offset=per_class("sand_offset"),
         clay_offset=per_class("clay_offset"),
+        residue_cover=residue,
     )
