@@ -274,7 +274,7 @@ def test_litter_is_residue_before_the_peak_and_dead_biomass_that_decays_after_se
     assert 0.0 <= maps.residue_cover.min() and maps.residue_cover.max() <= 0.6
 
     def cover(doy):
-        return litter_cover(maps, doy, lai_on_day(maps, doy), 40.0)
+        return litter_cover(maps, doy, lai_on_day(maps, doy), 40.0, 0.5)
 
     np.testing.assert_allclose(cover(120.0), maps.residue_cover, atol=1e-12)  # before the season
     late = [float(cover(doy).mean()) for doy in (250.0, 280.0, 340.0)]

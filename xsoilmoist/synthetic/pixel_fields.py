@@ -363,7 +363,13 @@ def _dated_fields(static, context: BlockContext, land: _LandSurface, moisture, r
         )
         mask = optical.cloud_mask(seed, number, y, x, cover, offset, context.resolution)
         saturation = land.soil.saturation
-        litter = litter_cover(land.vegetation, doy[day], lai, observing.litter_decay_days)
+        litter = litter_cover(
+            land.vegetation,
+            doy[day],
+            lai,
+            observing.litter_decay_days,
+            region.hydrology.radiation_extinction,
+        )
         reflectances = _optical(context, theta, saturation, lai, litter, mask, land.optics, indices)
         dated = {
             **radar,

@@ -144,15 +144,16 @@ def lai_on_day(maps: VegetationMaps, doy: float) -> np.ndarray:
 
 
 def litter_cover(
-    maps: VegetationMaps, doy: float, lai: np.ndarray, decay_days: float, extinction: float = 0.5
+    maps: VegetationMaps, doy: float, lai: np.ndarray, decay_days: float, extinction: float
 ) -> np.ndarray:
     """Fraction of the ground hidden by dead plant material on day of year ``doy``.
 
     The season's standing dead biomass, ``LAI_peak - LAI`` once the peak has
     passed (``LAI_peak = LAI_max`` of the pixel), decaying as
     ``exp(-(doy - senescence) / decay_days)`` after senescence, covers the
-    ground by Beer's law with ``extinction``; the residue cover fills the
-    rest: ``1 - (1 - residue) exp(-k LAI_dead)``.
+    ground by Beer's law with ``extinction`` (the canopy's,
+    ``Hydrology.radiation_extinction``); the residue cover fills the rest:
+    ``1 - (1 - residue) exp(-k LAI_dead)``.
 
     Examples
     --------
@@ -160,8 +161,8 @@ def litter_cover(
     >>> grid = np.arange(0.0, 320.0, 10.0)
     >>> maps = vegetation_maps(0, grid[::-1] + 5e6, grid + 5e5, REGIONS["farmland"], 10.0,
     ...                        residue_cover_limit=0.5)
-    >>> before = litter_cover(maps, 120.0, lai_on_day(maps, 120.0), 40.0)
-    >>> after = litter_cover(maps, 265.0, lai_on_day(maps, 265.0), 40.0)
+    >>> before = litter_cover(maps, 120.0, lai_on_day(maps, 120.0), 40.0, 0.5)
+    >>> after = litter_cover(maps, 265.0, lai_on_day(maps, 265.0), 40.0, 0.5)
     >>> bool(np.allclose(before, maps.residue_cover)), bool(after.mean() > before.mean())
     (True, True)
     """
