@@ -46,3 +46,22 @@ def test_default_model_script_writes_a_trained_card(tmp_path):
     assert "SIMULATED" in card["description"]
     assert card["training"]["data"]["source"] == "simulated scenes (xsoilmoist.synthetic)"
     assert set(card["metrics"]["truth_by_region"]) == {"farmland", "alpine_grassland", "arid_basin"}
+
+
+@pytest.mark.slow
+def test_randomization_cost_scores_the_shipped_model_on_the_same_truth(tmp_path):
+    out = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "experiments" / "randomization_cost.py"), str(tmp_path),
+         "--quick", "--threads", "1"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    table = json.loads((tmp_path / "randomization_cost.json").read_text())
+    assert next(iter(table)) == "shipped simulator (+/- 1.5 dB)" and len(table) == 7
+    assert all(0.0 < row["level_share"] < 1.0 for row in table.values())
+    assert len({row["truth"]["n"] for row in table.values()}) == 1  # the same truth in every row
+    # a scene's radar offset can only hurt a model that sees one date
+    assert (
+        table["calibration offset +/- 0.0 dB"]["truth"]["r2"]
+        > table["shipped simulator (+/- 1.5 dB)"]["truth"]["r2"]
+    )
