@@ -22,8 +22,8 @@ import xarray as xr
 from _common import write_outputs
 
 from xsoilmoist import metrics, predict
-from xsoilmoist.catalogue import MODALITY_BANDS
 from xsoilmoist.synthetic import simulate_scene
+from xsoilmoist.weights import load_model
 
 CASES = (
     ("every input", ()),
@@ -47,6 +47,8 @@ def main() -> None:
     args = parser.parse_args()
     args.output.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
+    model = load_model(args.model)
+    groups = model.config.modalities  # with the model's own bands (the default's api too)
     dates = list(pd.date_range("2022-06-05", periods=8, freq="12D"))
     scenes = [
         simulate_scene(region, shape=(128, 128), times=dates, seed=seed, coarse_resolution=320.0,
@@ -58,8 +60,8 @@ def main() -> None:
     for name, withheld in CASES:
         pred, truth, at_stations, readings = [], [], [], []
         for ds in scenes:
-            dropped = [b for g in withheld for b in MODALITY_BANDS[g] if b in ds.data_vars]
-            ssm = predict(ds.drop_vars(dropped), args.model)
+            dropped = [b for g in withheld for b in groups.get(g, ()) if b in ds.data_vars]
+            ssm = predict(ds.drop_vars(dropped), model)
             values = ssm.values
             pred.append(values.ravel())
             truth.append(ds.ssm_true.values.ravel())
