@@ -8,9 +8,11 @@ is scored on its own held-out scenes (the seeds and 2022 dates of
 figure up to the tiling of ``predict``), simulated again with parts of the
 domain randomization switched off, one at a time: the per-scene radar
 calibration offset (at smaller limits than the +/- 1.5 dB the model was
-trained with), the per-date atmospheric residuals, the per-pixel
-confounders (roughness, Water Cloud Model ``A``, soil brightness, colour and
-darkening, canopy reflectance, litter and crop residue), and all of them.
+trained with; each polarisation's own extra offset scaled alike), the
+per-date atmospheric residuals, the soil and surface confounders (the
+scene's soil brightness; per pixel: roughness, Water Cloud Model ``A``, soil
+brightness, colour and darkening, canopy reflectance, litter and crop
+residue), and all of them.
 Truth, terrain, weather and stations are the same in every row: only what
 the sensors see changes.
 
@@ -36,7 +38,7 @@ from xsoilmoist.weights import load_model
 
 #: The default model's held-out seeds (``benchmarks/train_default.py``).
 TEST_SEEDS = (100, 101, 102)
-PER_PIXEL_CONFOUNDERS_OFF = {
+SURFACE_CONFOUNDERS_OFF = {
     "roughness_sd": 0.0,
     "wcm_a_sd": 0.0,
     "soil_brightness_sd": 0.0,
@@ -71,10 +73,13 @@ def variants() -> list[tuple[str, ObservingSystem]]:
             "no atmospheric residuals",
             dataclasses.replace(shipped, atmosphere_offset_sd=(0.0,) * 6, atmosphere_gain_sd=0.0),
         ),
-        ("no per-pixel confounders", dataclasses.replace(shipped, **PER_PIXEL_CONFOUNDERS_OFF)),
+        (
+            "no soil and surface confounders",
+            dataclasses.replace(shipped, **SURFACE_CONFOUNDERS_OFF),
+        ),
         (
             "no randomization at all",
-            dataclasses.replace(shipped, domain_randomization=False, **PER_PIXEL_CONFOUNDERS_OFF),
+            dataclasses.replace(shipped, domain_randomization=False, **SURFACE_CONFOUNDERS_OFF),
         ),
     ]
 
