@@ -28,7 +28,7 @@ import pandas as pd
 import torch
 
 from xsoilmoist.model import SSMNet, SSMNetConfig
-from xsoilmoist.synthetic import simulate_scene
+from xsoilmoist.synthetic import ObservingSystem, simulate_scene
 from xsoilmoist.training import (
     FinetuneSettings,
     PretrainSettings,
@@ -120,6 +120,7 @@ def simulate(
     *,
     test_dates: bool = False,
     n_stations: int | None = None,
+    observing_system: ObservingSystem | None = None,
 ) -> list[TrainingScene]:
     """Simulate and prepare one scene per region and seed (numpy, in memory)."""
     probe = SSMNet(config)
@@ -138,6 +139,7 @@ def simulate(
                 seed=seed,
                 coarse_resolution=budget.coarse_resolution,
                 n_stations=budget.n_stations if n_stations is None else n_stations,
+                observing_system=observing_system,
             )
             scenes.append(prepare_scene(ds, probe, name=f"{region}-{seed}"))
     return scenes

@@ -29,11 +29,10 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import pandas as pd
-from _common import REGIONS, TEST_START, Stopwatch, parse_args, write_outputs
+from _common import REGIONS, TEST_START, Stopwatch, parse_args, score, simulate, write_outputs
 
-from xsoilmoist.synthetic import ObservingSystem, simulate_scene
-from xsoilmoist.training import evaluate, predict_scene, prepare_scene
+from xsoilmoist.synthetic import ObservingSystem
+from xsoilmoist.training import predict_scene
 from xsoilmoist.weights import load_model
 
 #: The default model's held-out seeds (``benchmarks/train_default.py``).
@@ -102,31 +101,13 @@ def main() -> None:
     watch = Stopwatch()
     budget = args.budget
     seeds = TEST_SEEDS if not args.quick else TEST_SEEDS[:1]
-    dates = pd.date_range(TEST_START, periods=budget.n_times, freq="12D")
     model = load_model()
     rows, shares = [], []
     for name, observing in variants():
-        scenes = [
-            prepare_scene(
-                simulate_scene(
-                    region,
-                    shape=(budget.scene_size, budget.scene_size),
-                    times=dates,
-                    seed=seed,
-                    coarse_resolution=budget.coarse_resolution,
-                    n_stations=budget.n_stations,
-                    observing_system=observing,
-                ),
-                model,
-                name=f"{region}-{seed}",
-            )
-            for region in REGIONS
-            for seed in seeds
-        ]
-        scores = {
-            "truth": evaluate(model, scenes, target="truth"),
-            "stations": evaluate(model, scenes, target="stations"),
-        }
+        scenes = simulate(
+            budget, model.config, REGIONS, seeds, test_dates=True, observing_system=observing
+        )
+        scores = score(model, scenes)
         share = level_share(model, scenes)
         rows.append((name, {**scores, "level_share": share}))
         shares.append(f"  {name:<40} {share:.2f}")
